@@ -1,0 +1,414 @@
+"""`GAN`: the alternating adversarial update that every kgan model reuses.
+
+The update (Goodfellow et al. 2014, Algorithm 1), one `fit` batch per call:
+
+1. The batch of ``B`` real images is split into ``k = d_steps`` consecutive
+   sub-batches of ``m = B // k`` images (the ``B % k`` left over are unused).
+   For each sub-batch, D takes one optimizer step on
+   ``-(log D(x) + log(1 - D(G(z))))``: the real sub-batch and ``m`` freshly
+   generated images, each a separate forward pass through D (as in the DCGAN
+   reference code, so BatchNorm never mixes real and fake statistics).
+2. G then takes one optimizer step on the fakes of the last D step, scored by
+   the *updated* D. G's forward pass for those fakes is recorded once and
+   reused (as the PyTorch DCGAN example does), so G runs forward k times per
+   batch, not k + 1.
+
+So D's optimizer iterates exactly k times per G iteration. During G's step D
+is frozen: it runs in training mode (batch statistics, dropout: the same
+function D was trained as) through `keras.Model.stateless_call`, whose state
+updates are discarded, so no D variable (weights, BatchNorm moving statistics,
+RNG state) changes. ``D(fake, training=True)`` would move the moving
+statistics; ``training=False`` or ``trainable=False`` would switch BatchNorm to
+its moving averages, a different function from the one D is trained as.
+"""
+
+import inspect
+import random
+
+import keras
+import tensorflow as tf
+
+from kgan import losses
+
+LATENT_DISTRIBUTIONS = ("normal", "uniform")
+_NOISE_STATE_KEY = "noise_seed_state"
+
+
+def _check_positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+
+
+@keras.saving.register_keras_serializable(package="kgan")
+class GAN(keras.Model):
+    """A GAN from any generator and discriminator, trained with `fit`.
+
+    ``gan(z)`` (and ``gan.predict(z)``) runs the generator.
+
+    Args:
+      generator: a Keras model mapping ``[N, latent_dim]`` latents to images in
+        [-1, 1] (e.g. a tanh output).
+      discriminator: a Keras model mapping images to logits: ``[N]`` or
+        ``[N, 1]`` (sigmoid head) or ``[N, 2]`` (softmax head, index 1 = real).
+        Apply no sigmoid/softmax in the model: the losses take logits.
+      latent_dim: size of z.
+      latent_distribution: "normal" (N(0, 1)) or "uniform" (U[-1, 1]).
+      seed: seed of the latent-noise generator (None: random).
+      **kwargs: passed to `keras.Model` (e.g. ``name``).
+    """
+
+    def __init__(self, generator, discriminator, latent_dim, latent_distribution="normal",
+                 seed=None, **kwargs):
+        super().__init__(**kwargs)
+        _check_positive_int("latent_dim", latent_dim)
+        if latent_distribution not in LATENT_DISTRIBUTIONS:
+            raise ValueError(
+                f"latent_distribution must be one of {LATENT_DISTRIBUTIONS}, "
+                f"got {latent_distribution!r}."
+            )
+        for role, net in (("generator", generator), ("discriminator", discriminator)):
+            if not isinstance(net, keras.layers.Layer):
+                raise TypeError(f"{role} must be a Keras model or layer, got {type(net).__name__}.")
+        self.generator = generator
+        self.discriminator = discriminator
+        self.latent_dim = latent_dim
+        self.latent_distribution = latent_distribution
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self._d_call_takes_training = "training" in inspect.signature(discriminator.call).parameters
+        self.image_shape = self._build_networks()
+        self.built = True
+
+        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
+        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
+        self.d_real_tracker = keras.metrics.Mean(name="d_real")  # mean D(x)
+        self.d_fake_tracker = keras.metrics.Mean(name="d_fake")  # mean D(G(z))
+        self.d_steps = 1
+        self.label_smoothing = 0.0
+        self.generator_loss = "non_saturating"
+
+    # ---- hooks that model families override -------------------------------
+
+    def sample_latents(self, batch_size, seed=None):
+        """Draws generator inputs.
+
+        Args:
+          batch_size: number of latents (int or scalar tensor).
+          seed: None to draw from the model's noise SeedGenerator (advancing
+            it), or an int / SeedGenerator for reproducible draws.
+
+        Returns:
+          The generator's input: z of shape ``[batch_size, latent_dim]``.
+        """
+        return self._sample_z(batch_size, seed)
+
+    def discriminator_inputs(self, images, latents_or_labels=None):
+        """Builds D's input from images (and, for conditional models, labels)."""
+        return images
+
+    def fake_conditions(self, latents):
+        """What D is conditioned on for generated images (None: unconditional)."""
+        return None
+
+    def unpack_batch(self, data):
+        """Splits a `fit` batch into (real images, real conditions).
+
+        The unconditional GAN accepts ``images`` or ``(images, labels, ...)``
+        and ignores everything but the images.
+        """
+        if isinstance(data, (tuple, list)):
+            data = data[0]
+        return data, None
+
+    def grid_latents(self, rows, cols, seed=0):
+        """Generator inputs for a ``rows x cols`` sample grid from a fixed seed."""
+        return self.sample_latents(rows * cols, seed=seed)
+
+    # ---- the shared adversarial update --------------------------------------
+
+    def compile(self, d_optimizer, g_optimizer, generator_loss="non_saturating", d_steps=1,
+                label_smoothing=0.0, **kwargs):
+        """Configures the adversarial update.
+
+        Args:
+          d_optimizer: Keras optimizer (or identifier) for the discriminator.
+          g_optimizer: Keras optimizer (or identifier) for the generator; must be
+            a different object from ``d_optimizer``.
+          generator_loss: "non_saturating" (``-log D(G(z))``) or "minimax"
+            (``log(1 - D(G(z)))``).
+          d_steps: k, the discriminator updates per generator update.
+          label_smoothing: one-sided smoothing of D's real targets, in [0, 1).
+          **kwargs: passed to `keras.Model.compile` (e.g. ``jit_compile``,
+            ``steps_per_execution``); no ``loss``/``optimizer``.
+        """
+        losses.get_generator_loss(generator_loss)
+        _check_positive_int("d_steps", d_steps)
+        if isinstance(label_smoothing, bool) or not 0.0 <= float(label_smoothing) < 1.0:
+            raise ValueError(f"label_smoothing must be a float in [0, 1), got {label_smoothing!r}.")
+        for key in ("loss", "optimizer", "metrics"):
+            if key in kwargs:
+                raise ValueError(
+                    f"GAN.compile() does not take `{key}`: the adversarial losses, both "
+                    "optimizers and the metrics are set by the GAN itself."
+                )
+        d_optimizer = keras.optimizers.get(d_optimizer)
+        g_optimizer = keras.optimizers.get(g_optimizer)
+        if d_optimizer is None or g_optimizer is None:
+            raise ValueError("Both d_optimizer and g_optimizer are required.")
+        if d_optimizer is g_optimizer:
+            raise ValueError(
+                "d_optimizer and g_optimizer must be two optimizer objects: one optimizer "
+                "cannot hold the state of both networks."
+            )
+        if keras.config.dtype_policy().name == "mixed_float16":
+            d_optimizer = _loss_scaled(d_optimizer)
+            g_optimizer = _loss_scaled(g_optimizer)
+        super().compile(optimizer=None, **kwargs)
+        self.d_optimizer = d_optimizer
+        self.g_optimizer = g_optimizer
+        self.generator_loss = generator_loss
+        self.d_steps = d_steps
+        self.label_smoothing = float(label_smoothing)
+        self._generator_loss_fn = losses.get_generator_loss(generator_loss)
+        # Built now (not lazily inside the first traced step) so that a loaded
+        # model can restore the optimizers' state.
+        self.d_optimizer.build(self.discriminator.trainable_variables)
+        self.g_optimizer.build(self.generator.trainable_variables)
+
+    def get_compile_config(self):
+        if not self.compiled:
+            return None
+        return {
+            "d_optimizer": keras.saving.serialize_keras_object(self.d_optimizer),
+            "g_optimizer": keras.saving.serialize_keras_object(self.g_optimizer),
+            "generator_loss": self.generator_loss,
+            "d_steps": self.d_steps,
+            "label_smoothing": self.label_smoothing,
+        }
+
+    def compile_from_config(self, config):
+        config = dict(config)
+        for key in ("d_optimizer", "g_optimizer"):
+            config[key] = keras.saving.deserialize_keras_object(config[key])
+        self.compile(**config)
+
+    @property
+    def metrics(self):
+        return [self.d_loss_tracker, self.g_loss_tracker, self.d_real_tracker, self.d_fake_tracker]
+
+    def call(self, inputs, training=False):
+        return self.generator(inputs, training=training)
+
+    def discriminate(self, images, conditions=None, training=False, frozen=False):
+        """Runs D and returns its logits.
+
+        Args:
+          images: a batch of images.
+          conditions: labels for conditional models (None otherwise).
+          training: D's training mode (batch statistics, dropout).
+          frozen: if True, D's state updates (BatchNorm statistics, RNG state)
+            are discarded: no D variable changes.
+
+        Returns:
+          D's logits.
+        """
+        inputs = self.discriminator_inputs(images, conditions)
+        kwargs = {"training": training} if self._d_call_takes_training else {}
+        if not frozen:
+            return self.discriminator(inputs, **kwargs)
+        d = self.discriminator
+        logits, _ = d.stateless_call(d.trainable_variables, d.non_trainable_variables, inputs, **kwargs)
+        return logits
+
+    def train_step(self, data):
+        if not self.compiled:
+            raise RuntimeError("Call gan.compile(d_optimizer=..., g_optimizer=...) before fit().")
+        real_images, real_conditions = self.unpack_batch(data)
+        real_images = self._check_real_images(real_images)
+        k = self.d_steps
+        sub_batch = tf.shape(real_images)[0] // k
+        if k > 1:
+            tf.debugging.assert_positive(
+                sub_batch,
+                message=f"Each fit batch must hold at least d_steps={k} images (one per D step).",
+            )
+
+        def sub(structure, i):
+            if k == 1 or structure is None:
+                return structure
+            return tf.nest.map_structure(lambda t: t[i * sub_batch:(i + 1) * sub_batch], structure)
+
+        for i in range(k - 1):
+            latents = self.sample_latents(sub_batch)
+            fake_images = self.generator(latents, training=True)
+            self._discriminator_update(sub(real_images, i), sub(real_conditions, i), fake_images, latents)
+        latents = self.sample_latents(sub_batch)
+        with tf.GradientTape() as g_tape:
+            fake_images = self.generator(latents, training=True)
+        self._discriminator_update(
+            sub(real_images, k - 1), sub(real_conditions, k - 1), tf.stop_gradient(fake_images), latents
+        )
+        self.generator_update(g_tape, fake_images, latents)
+        return {m.name: m.result() for m in self.metrics}
+
+    def test_step(self, data):
+        real_images, real_conditions = self.unpack_batch(data)
+        real_images = self._check_real_images(real_images)
+        latents = self.sample_latents(tf.shape(real_images)[0])
+        fake_images = self.generator(latents, training=False)
+        real_logits = self.discriminate(real_images, real_conditions)
+        fake_logits = self.discriminate(fake_images, self.fake_conditions(latents))
+        self._update_d_metrics(
+            losses.discriminator_loss(real_logits, fake_logits, self.label_smoothing), real_logits, fake_logits
+        )
+        self.g_loss_tracker.update_state(self._generator_loss_fn(fake_logits))
+        return {m.name: m.result() for m in self.metrics}
+
+    def generator_update(self, tape, fake_images, latents):
+        """One generator step against the frozen, already updated discriminator.
+
+        Args:
+          tape: the GradientTape that recorded ``fake_images = G(latents)``; it
+            is re-entered to record D's forward pass.
+          fake_images: the generated images (not gradient-stopped).
+          latents: the generator inputs that produced them.
+
+        Returns:
+          The generator loss.
+        """
+        with tape:
+            fake_logits = self.discriminate(
+                fake_images, self.fake_conditions(latents), training=True, frozen=True
+            )
+            g_loss = self._generator_loss_fn(fake_logits) + self._regularization(self.generator)
+            scaled = self.g_optimizer.scale_loss(g_loss)
+        variables = self.generator.trainable_variables
+        self.g_optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
+        self.g_loss_tracker.update_state(g_loss)
+        return g_loss
+
+    def _discriminator_update(self, real_images, real_conditions, fake_images, latents):
+        with tf.GradientTape() as tape:
+            real_logits = self.discriminate(real_images, real_conditions, training=True)
+            fake_logits = self.discriminate(fake_images, self.fake_conditions(latents), training=True)
+            d_loss = losses.discriminator_loss(real_logits, fake_logits, self.label_smoothing)
+            d_loss += self._regularization(self.discriminator)
+            scaled = self.d_optimizer.scale_loss(d_loss)
+        variables = self.discriminator.trainable_variables
+        self.d_optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
+        self._update_d_metrics(d_loss, real_logits, fake_logits)
+
+    def _update_d_metrics(self, d_loss, real_logits, fake_logits):
+        self.d_loss_tracker.update_state(d_loss)
+        self.d_real_tracker.update_state(losses.probability_real(real_logits))
+        self.d_fake_tracker.update_state(losses.probability_real(fake_logits))
+
+    @staticmethod
+    def _regularization(network):
+        # Weight regularizers (kernel_regularizer=...) the user put on a network.
+        if not network.losses:
+            return 0.0
+        return tf.add_n([tf.cast(loss, tf.float32) for loss in network.losses])
+
+    # ---- helpers -----------------------------------------------------------
+
+    def _sample_z(self, batch_size, seed=None):
+        seed = self.seed_generator if seed is None else seed
+        shape = (batch_size, self.latent_dim)
+        if self.latent_distribution == "uniform":
+            return keras.random.uniform(shape, minval=-1.0, maxval=1.0, seed=seed)
+        return keras.random.normal(shape, seed=seed)
+
+    def _build_networks(self):
+        """Builds G and D on one dummy batch; returns and checks the image shape."""
+        latents = self.sample_latents(2, seed=0)
+        images = self.generator(latents, training=False)
+        image_shape = tuple(images.shape[1:])
+        if len(image_shape) != 3:
+            raise ValueError(
+                f"The generator must output images [N, H, W, C]; it outputs shape {images.shape}."
+            )
+        logits = self.discriminate(images, self.fake_conditions(latents))
+        try:
+            losses.real_logit(logits)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"Bad discriminator output: {error}") from None
+        return image_shape
+
+    def _check_real_images(self, images):
+        images = tf.convert_to_tensor(images) if not isinstance(images, tf.Tensor) else images
+        if not images.dtype.is_floating:
+            raise TypeError(
+                f"Real images must be floating point in [-1, 1], got dtype {images.dtype.name}: "
+                "scale them with images / 127.5 - 1 (kgan.data.load_images does this)."
+            )
+        got = tuple(images.shape[1:])
+        if len(got) != 3 or any(g is not None and g != e for g, e in zip(got, self.image_shape)):
+            raise ValueError(
+                f"Real images have shape [N, {', '.join(map(str, got))}] but the generator makes "
+                f"images of shape [N, {', '.join(map(str, self.image_shape))}]; resize the data "
+                "(e.g. kgan.data.load_images(image_size=...)) or build the models for this shape."
+            )
+        tf.debugging.assert_less_equal(
+            tf.reduce_max(tf.abs(tf.cast(images, tf.float32))),
+            1.0 + 1e-3,
+            message="Real images must be scaled to [-1, 1] (images / 127.5 - 1).",
+        )
+        return images
+
+    def generate(self, num_images, seed=None):
+        """Generates images.
+
+        Args:
+          num_images: how many.
+          seed: int for a reproducible draw (None: random).
+
+        Returns:
+          float32 numpy array ``[num_images, H, W, C]`` in [-1, 1].
+        """
+        _check_positive_int("num_images", num_images)
+        latents = self.sample_latents(num_images, seed=seed if seed is not None else _fresh_seed())
+        return keras.ops.convert_to_numpy(self.generator(latents, training=False)).astype("float32")
+
+    def save_own_variables(self, store):
+        # Keras does not save SeedGenerator states; the noise state is part of
+        # the training state, so a resumed run continues the same z sequence.
+        super().save_own_variables(store)
+        store[_NOISE_STATE_KEY] = keras.ops.convert_to_numpy(self.seed_generator.state)
+
+    def load_own_variables(self, store):
+        own = self._trainable_variables + self._non_trainable_variables
+        for i, variable in enumerate(own):
+            variable.assign(store[f"{i}"])
+        if _NOISE_STATE_KEY in store.keys():
+            self.seed_generator.state.assign(store[_NOISE_STATE_KEY])
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "generator": keras.saving.serialize_keras_object(self.generator),
+                "discriminator": keras.saving.serialize_keras_object(self.discriminator),
+                "latent_dim": self.latent_dim,
+                "latent_distribution": self.latent_distribution,
+                "seed": self.seed,
+            }
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("generator", "discriminator"):
+            config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)
+
+
+def _loss_scaled(optimizer):
+    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        return optimizer
+    return keras.optimizers.LossScaleOptimizer(optimizer)
+
+
+def _fresh_seed():
+    return random.SystemRandom().randrange(2**31)
