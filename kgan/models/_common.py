@@ -1,0 +1,39 @@
+"""Argument checks shared by the model families."""
+
+import keras
+
+from kgan.gan import GAN
+
+
+def check_image_shape(image_shape):
+    """Returns ``image_shape`` as a tuple (H, W, C) of positive ints or raises ValueError."""
+    try:
+        shape = tuple(int(d) for d in image_shape)
+        valid = len(shape) == 3 and all(d > 0 and d == s for d, s in zip(shape, image_shape))
+    except (TypeError, ValueError):
+        valid = False
+    if not valid:
+        raise ValueError(f"image_shape must be (height, width, channels) of positive ints, got {image_shape!r}.")
+    return shape
+
+
+class PresetGAN(GAN):
+    """A GAN whose networks are built from a few architecture arguments.
+
+    Subclasses set ``_arch`` (the architecture arguments) after calling
+    ``GAN.__init__``; the config stores those arguments instead of the full
+    network graphs, and ``from_config`` rebuilds the networks from them.
+    """
+
+    _arch = {}
+
+    def get_config(self):
+        config = keras.Model.get_config(self)
+        config.update(dict(self._arch))
+        config.update({"latent_dim": self.latent_dim, "latent_distribution": self.latent_distribution,
+                       "seed": self.seed})
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)

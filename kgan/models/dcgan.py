@@ -1,0 +1,128 @@
+"""DCGAN (Radford et al. 2015): all-convolutional G and D with BatchNorm."""
+
+import keras
+
+from kgan.models._common import PresetGAN, check_image_shape
+
+HEADS = ("sigmoid", "softmax")
+
+
+def _init():
+    return keras.initializers.RandomNormal(0.0, 0.02)
+
+
+def _bn(name):
+    # gamma ~ N(1, 0.02), as in the reference PyTorch DCGAN.
+    return keras.layers.BatchNormalization(
+        gamma_initializer=keras.initializers.RandomNormal(1.0, 0.02), name=name)
+
+
+def _upsampling_plan(size):
+    """(start size, strides of the 4 transposed convs) for a square output ``size``.
+
+    Doubles up to 4 times while the start stays an integer >= 4: 64 -> 4 with
+    strides (2, 2, 2, 2) as in the paper; 28 -> 7 with (1, 1, 2, 2) for MNIST.
+    """
+    start, doublings = size, 0
+    while doublings < 4 and start % 2 == 0 and start // 2 >= 4:
+        start //= 2
+        doublings += 1
+    return start, (1,) * (4 - doublings) + (2,) * doublings
+
+
+def build_dcgan_generator(latent_dim=100, image_shape=(28, 28, 1), filters=64, kernel_size=5):
+    """DCGAN generator: z -> dense -> reshape -> 4 transposed convs -> tanh.
+
+    BatchNorm + ReLU after the projection and the first three transposed convs;
+    none on the output layer.
+
+    Args:
+      latent_dim: size of z.
+      image_shape: (S, S, C) square output images, S >= 4.
+      filters: channels of the last hidden layer; earlier layers have 2x, 4x, 8x.
+      kernel_size: transposed-conv kernel size.
+
+    Returns:
+      A functional `keras.Model` ``[N, latent_dim] -> [N, S, S, C]`` in [-1, 1].
+    """
+    height, width, channels = check_image_shape(image_shape)
+    if height != width or height < 4:
+        raise ValueError(f"DCGAN needs square images of size >= 4, got image_shape {image_shape}.")
+    start, strides = _upsampling_plan(height)
+    z = keras.Input((latent_dim,), name="z")
+    x = keras.layers.Dense(start * start * filters * 8, use_bias=False, kernel_initializer=_init(),
+                           name="project")(z)
+    x = _bn("project_bn")(x)
+    x = keras.layers.ReLU(name="project_relu")(x)
+    x = keras.layers.Reshape((start, start, filters * 8), name="reshape")(x)
+    layer_filters = (filters * 4, filters * 2, filters, channels)
+    for i, (n, stride) in enumerate(zip(layer_filters, strides), start=1):
+        last = i == len(strides)
+        x = keras.layers.Conv2DTranspose(n, kernel_size, strides=stride, padding="same", use_bias=last,
+                                         kernel_initializer=_init(), name=f"deconv_{i}")(x)
+        if not last:
+            x = _bn(f"deconv_{i}_bn")(x)
+            x = keras.layers.ReLU(name=f"deconv_{i}_relu")(x)
+    images = keras.layers.Activation("tanh", dtype="float32", name="tanh")(x)
+    return keras.Model(z, images, name="dcgan_generator")
+
+
+def build_dcgan_discriminator(image_shape=(28, 28, 1), filters=64, kernel_size=5, head="sigmoid"):
+    """DCGAN discriminator: 4 stride-2 convs with LeakyReLU(0.2) -> dense logits.
+
+    BatchNorm on every conv but the first; no pooling, no hidden dense layer.
+
+    Args:
+      image_shape: (H, W, C) of the input images.
+      filters: channels of the first conv; later convs have 2x, 4x, 8x.
+      kernel_size: conv kernel size.
+      head: "sigmoid" -> ``[N, 1]`` logit; "softmax" -> ``[N, 2]`` logits
+        (index 1 = real). The sigmoid/softmax itself is applied by
+        `kgan.losses` (on logits, for numerical stability).
+
+    Returns:
+      A functional `keras.Model` ``[N, H, W, C] -> logits``.
+    """
+    image_shape = check_image_shape(image_shape)
+    if head not in HEADS:
+        raise ValueError(f"head must be one of {HEADS}, got {head!r}.")
+    images = keras.Input(image_shape, name="images")
+    x = images
+    for i, n in enumerate((filters, filters * 2, filters * 4, filters * 8), start=1):
+        x = keras.layers.Conv2D(n, kernel_size, strides=2, padding="same", use_bias=i == 1,
+                                kernel_initializer=_init(), name=f"conv_{i}")(x)
+        if i > 1:
+            x = _bn(f"conv_{i}_bn")(x)
+        x = keras.layers.LeakyReLU(0.2, name=f"conv_{i}_lrelu")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    logits = keras.layers.Dense(1 if head == "sigmoid" else 2, kernel_initializer=_init(),
+                                dtype="float32", name="logits")(x)
+    return keras.Model(images, logits, name=f"dcgan_discriminator_{head}")
+
+
+@keras.saving.register_keras_serializable(package="kgan")
+class DCGAN(PresetGAN):
+    """DCGAN with either discriminator head; train with Adam(2e-4, beta_1=0.5).
+
+    Args:
+      image_shape: (S, S, C) square images (28x28x1 for MNIST, 64x64xC as in the paper).
+      latent_dim: size of z (100 in the paper).
+      head: "sigmoid" (dense(1) + sigmoid) or "softmax" (dense(2) + softmax).
+      generator_filters: G's last hidden width (64 in the PyTorch reference).
+      discriminator_filters: D's first conv width.
+      kernel_size: conv kernel size (5 as in the paper's code).
+      latent_distribution: "normal" or "uniform".
+      seed: seed of the latent noise.
+      **kwargs: passed to `keras.Model`.
+    """
+
+    def __init__(self, image_shape=(28, 28, 1), latent_dim=100, head="sigmoid", generator_filters=64,
+                 discriminator_filters=64, kernel_size=5, latent_distribution="normal", seed=None, **kwargs):
+        image_shape = check_image_shape(image_shape)
+        arch = {"image_shape": image_shape, "head": head, "generator_filters": generator_filters,
+                "discriminator_filters": discriminator_filters, "kernel_size": kernel_size}
+        super().__init__(
+            generator=build_dcgan_generator(latent_dim, image_shape, generator_filters, kernel_size),
+            discriminator=build_dcgan_discriminator(image_shape, discriminator_filters, kernel_size, head),
+            latent_dim=latent_dim, latent_distribution=latent_distribution, seed=seed, **kwargs)
+        self._arch = arch
