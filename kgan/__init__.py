@@ -1,8 +1,8 @@
 """kgan: a Keras 3 / TensorFlow GAN model zoo."""
 
-from kgan import losses
+from kgan import callbacks, data, images, losses
 from kgan.gan import GAN
 from kgan.models import DCGAN, VanillaGAN
 
-__all__ = ["DCGAN", "GAN", "VanillaGAN", "losses"]
+__all__ = ["DCGAN", "GAN", "VanillaGAN", "callbacks", "data", "images", "losses"]
 __version__ = "0.1.0"

@@ -1,0 +1,98 @@
+"""The zoo trainers end to end (subprocess, tiny models), and their bad-flag errors."""
+
+import csv
+import os
+import time
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import run_module
+
+import kgan
+
+
+def scalar_tags(event_dir):
+    tags = {}
+    for name in os.listdir(event_dir):
+        for event in tf.compat.v1.train.summary_iterator(os.path.join(event_dir, name)):
+            for value in event.summary.value:
+                tags.setdefault(value.tag, []).append(event.step)
+    return tags
+
+
+@pytest.mark.parametrize("module,extra,cls", [
+    ("zoo.dcgan", ["--head=softmax", "--generator_filters=4", "--discriminator_filters=4"], kgan.DCGAN),
+    ("zoo.gan", ["--latent_distribution=normal"], kgan.VanillaGAN),
+])
+def test_trainer_leaves_a_complete_run(tmp_path, mnist_data_dir, module, extra, cls):
+    run_dir = tmp_path / "run"
+    result = run_module(module, f"--data_dir={mnist_data_dir}", f"--output_dir={run_dir}", "--epochs=2",
+                        "--batch_size=16", "--steps_per_epoch=2", "--grid_size=3", "--verbose=1", *extra)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "d_real" in result.stdout and "d_fake" in result.stdout  # Keras progress output with metrics
+    for epoch in (1, 2):
+        png = tf.io.decode_png(tf.io.read_file(str(run_dir / "samples" / f"epoch_{epoch:03d}.png"))).numpy()
+        assert png.shape == (3 * 30 + 2, 3 * 30 + 2, 1)  # 3x3 tiles of 28 px, 2 px borders
+        assert (run_dir / "checkpoints" / f"epoch_{epoch:03d}.keras").is_file()
+    gan = keras.models.load_model(run_dir / "model.keras")
+    assert type(gan) is cls and int(gan.g_optimizer.iterations) == 4
+    checkpoint = keras.models.load_model(run_dir / "checkpoints" / "epoch_001.keras")
+    assert int(checkpoint.g_optimizer.iterations) == 2
+    with open(run_dir / "history.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 2 and {"d_loss", "g_loss", "d_real", "d_fake"} <= set(rows[0])
+    train_tags = scalar_tags(run_dir / "logs" / "train")
+    for tag in ("epoch_d_loss", "epoch_g_loss", "epoch_d_real", "epoch_d_fake"):
+        assert sorted(train_tags[tag]) == [0, 1], tag
+    assert sorted(scalar_tags(run_dir / "logs" / "samples")["samples"]) == [1, 2]
+
+
+def test_sample_grid_uses_fixed_latents(tmp_path, mnist_data_dir):
+    # Same seed, untrained model => identical grids: the grid's z does not change between epochs.
+    gan = kgan.DCGAN(generator_filters=4, discriminator_filters=4)
+    callback = kgan.callbacks.SampleGrid(str(tmp_path), rows=2, cols=2, seed=5)
+    callback.set_model(gan)
+    callback.on_train_begin()
+    first, second = callback.save(1), callback.save(2)
+    np.testing.assert_array_equal(tf.io.decode_png(tf.io.read_file(first)), tf.io.decode_png(tf.io.read_file(second)))
+
+
+def test_existing_run_is_never_overwritten(tmp_path, mnist_data_dir):
+    run_dir = tmp_path / "run"
+    (run_dir / "checkpoints").mkdir(parents=True)
+    (run_dir / "model.keras").write_bytes(b"precious")
+    result = run_module("zoo.dcgan", f"--data_dir={mnist_data_dir}", f"--output_dir={run_dir}", "--epochs=1")
+    assert result.returncode != 0
+    assert "already holds a run" in result.stderr and "--output_dir" in result.stderr
+    assert (run_dir / "model.keras").read_bytes() == b"precious"
+
+
+def test_missing_data_fails_fast_naming_the_import_command(tmp_path):
+    start = time.time()
+    result = run_module("zoo.dcgan", f"--data_dir={tmp_path / 'empty'}", f"--output_dir={tmp_path / 'run'}")
+    assert result.returncode != 0
+    assert "zoo.import_data" in result.stderr
+    assert time.time() - start < 60  # TF import included; tfds must not retry downloads
+
+
+@pytest.mark.parametrize("flag,message", [
+    ("--head=tanh", "--head"),
+    ("--generator_loss=wgan", "--generator_loss"),
+    ("--dataset=imagenet", "--dataset"),
+    ("--epochs=0", "--epochs"),
+    ("--batch_size=-4", "--batch_size"),
+    ("--d_steps=0", "--d_steps"),
+    ("--label_smoothing=1.5", "--label_smoothing"),
+])
+def test_bad_flags_are_rejected(tmp_path, flag, message):
+    result = run_module("zoo.dcgan", flag, f"--output_dir={tmp_path / 'run'}")
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_conflicting_flags_are_rejected(tmp_path):
+    result = run_module("zoo.dcgan", "--batch_size=2", "--d_steps=3", f"--output_dir={tmp_path / 'run'}")
+    assert result.returncode != 0 and "--batch_size must be >= --d_steps" in result.stderr

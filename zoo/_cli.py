@@ -1,0 +1,122 @@
+"""Flags and the run loop shared by the zoo trainers: data -> model -> fit -> files.
+
+A run directory holds::
+
+  samples/epoch_NNN.png     sample grid from fixed latents, every epoch
+  logs/                     TensorBoard: train/ (losses, D(x), D(G(z))), samples/
+  checkpoints/epoch_NNN.keras   full model + both optimizers, every epoch
+  history.csv               per-epoch metrics
+  model.keras               the final model
+"""
+
+import os
+import sys
+
+import keras
+from absl import flags
+
+from kgan import callbacks as kgan_callbacks
+from kgan import data as kgan_data
+from kgan import losses
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_enum("dataset", "mnist", kgan_data.SUPPORTED_DATASETS, "tfds dataset to train on.")
+flags.DEFINE_string("data_dir", None, "tfds data dir (default: $TFDS_DATA_DIR or ~/tensorflow_datasets).")
+flags.DEFINE_string("output_dir", None, "Run directory (default: runs/<model>).")
+flags.DEFINE_integer("epochs", 25, "Training epochs.", lower_bound=1)
+flags.DEFINE_integer("batch_size", 128, "Real images per fit batch (split over the d_steps D updates).",
+                     lower_bound=1)
+flags.DEFINE_integer("steps_per_epoch", None, "Batches per epoch (default: one pass over the data).",
+                     lower_bound=1)
+flags.DEFINE_integer("image_size", None, "Resize images to this square size (default: the dataset's).",
+                     lower_bound=4)
+flags.DEFINE_integer("latent_dim", 100, "Size of z.", lower_bound=1)
+flags.DEFINE_integer("d_steps", 1, "k: discriminator updates per generator update.", lower_bound=1)
+flags.DEFINE_enum("generator_loss", "non_saturating", sorted(losses.GENERATOR_LOSSES),
+                  "non_saturating: -log D(G(z)); minimax: log(1 - D(G(z))).")
+flags.DEFINE_float("label_smoothing", 0.0, "One-sided smoothing of D's real targets.",
+                   lower_bound=0.0, upper_bound=0.999)
+flags.DEFINE_float("learning_rate", 2e-4, "Adam learning rate of both networks.", lower_bound=1e-12)
+flags.DEFINE_float("beta_1", 0.5, "Adam beta_1 of both networks.", lower_bound=0.0, upper_bound=0.999)
+flags.DEFINE_integer("seed", 0, "Seed of weights, data order, noise and the sample grid.", lower_bound=0)
+flags.DEFINE_integer("grid_size", 8, "The sample grid is grid_size x grid_size.", lower_bound=1)
+flags.DEFINE_enum("verbose", "auto", ["auto", "0", "1", "2"], "Keras fit verbosity (1: progress bar).")
+
+flags.register_multi_flags_validator(
+    ["batch_size", "d_steps"], lambda f: f["batch_size"] >= f["d_steps"],
+    message="--batch_size must be >= --d_steps: each of the d_steps D updates takes batch_size // "
+            "d_steps real images.")
+
+RUN_FILES = ("model.keras", "checkpoints", "samples", "logs", "history.csv")
+
+
+def check_output_dir(output_dir):
+    """Refuses a directory that already holds a run, so nothing saved is overwritten."""
+    existing = [name for name in RUN_FILES if os.path.exists(os.path.join(output_dir, name))]
+    if existing:
+        raise FileExistsError(
+            f"{output_dir} already holds a run ({', '.join(existing)}); nothing was changed. "
+            "Pass a new --output_dir, or move the old run away.")
+    for sub in ("", "checkpoints", "samples", "logs"):
+        os.makedirs(os.path.join(output_dir, sub), exist_ok=True)
+    if not os.access(output_dir, os.W_OK):
+        raise PermissionError(f"Cannot write to --output_dir {output_dir}.")
+
+
+def adam():
+    return keras.optimizers.Adam(FLAGS.learning_rate, beta_1=FLAGS.beta_1)
+
+
+def train(model_name, build_model):
+    """Trains ``build_model(image_shape)`` with the flags' settings; returns the run dir.
+
+    Args:
+      model_name: names the default run dir ``runs/<model_name>``.
+      build_model: callable (image_shape) -> an uncompiled `kgan.GAN`.
+    """
+    output_dir = FLAGS.output_dir or os.path.join("runs", model_name)
+    check_output_dir(output_dir)
+    keras.utils.set_random_seed(FLAGS.seed)
+    spec = kgan_data.dataset_spec(FLAGS.dataset, FLAGS.data_dir)
+    height, width, channels = spec["image_shape"]
+    if FLAGS.image_size:
+        height = width = FLAGS.image_size
+    dataset = kgan_data.load_images(
+        FLAGS.dataset, "train", batch_size=FLAGS.batch_size, image_size=FLAGS.image_size,
+        data_dir=FLAGS.data_dir, seed=FLAGS.seed)
+    gan = build_model((height, width, channels))
+    gan.compile(d_optimizer=adam(), g_optimizer=adam(), generator_loss=FLAGS.generator_loss,
+                d_steps=FLAGS.d_steps, label_smoothing=FLAGS.label_smoothing)
+    log_dir = os.path.join(output_dir, "logs")
+    callbacks = [
+        kgan_callbacks.SampleGrid(os.path.join(output_dir, "samples"), FLAGS.grid_size, FLAGS.grid_size,
+                                  seed=FLAGS.seed, log_dir=log_dir),
+        keras.callbacks.TensorBoard(log_dir),
+        keras.callbacks.ModelCheckpoint(os.path.join(output_dir, "checkpoints", "epoch_{epoch:03d}.keras")),
+        keras.callbacks.CSVLogger(os.path.join(output_dir, "history.csv")),
+        keras.callbacks.TerminateOnNaN(),
+    ]
+    verbose = FLAGS.verbose if FLAGS.verbose == "auto" else int(FLAGS.verbose)
+    # shuffle=False: the tf.data pipeline shuffles already.
+    gan.fit(dataset, epochs=FLAGS.epochs, steps_per_epoch=FLAGS.steps_per_epoch, callbacks=callbacks,
+            verbose=verbose, shuffle=False)
+    gan.save(os.path.join(output_dir, "model.keras"))
+    print(f"Run saved in {output_dir}: model.keras, samples/, checkpoints/, logs/ "
+          f"(tensorboard --logdir {log_dir}).")
+    return output_dir
+
+
+def main_for(model_name, build_model):
+    """Returns an absl main that trains and turns expected errors into one-line messages."""
+
+    def main(argv):
+        if len(argv) > 1:
+            raise SystemExit(f"Unexpected arguments: {' '.join(argv[1:])} (flags are --name=value).")
+        try:
+            train(model_name, build_model)
+        except (kgan_data.DataNotFoundError, FileExistsError, PermissionError, ValueError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            raise SystemExit(2) from None
+
+    return main

@@ -1,0 +1,19 @@
+"""Train the vanilla MLP GAN of Goodfellow et al. 2014: ``python -m zoo.gan --epochs 25``."""
+
+from absl import app, flags
+
+import kgan
+from zoo import _cli
+
+flags.DEFINE_enum("latent_distribution", "uniform", ["uniform", "normal"],
+                  "z ~ U[-1, 1] (as in the paper) or N(0, 1).")
+FLAGS = flags.FLAGS
+
+
+def build(image_shape):
+    return kgan.VanillaGAN(image_shape=image_shape, latent_dim=FLAGS.latent_dim,
+                           latent_distribution=FLAGS.latent_distribution, seed=FLAGS.seed)
+
+
+if __name__ == "__main__":
+    app.run(_cli.main_for("gan", build))

@@ -1,0 +1,63 @@
+"""Imports raw MNIST / Fashion-MNIST IDX files into a tfds data dir, offline.
+
+Usage:
+  python -m zoo.import_data --dataset mnist --source_dir ../shared/datasets/mnist \
+      [--data_dir DIR] [--overwrite] [--noverify_checksums]
+
+Afterwards `tfds.load("mnist", data_dir=DIR)` (and `kgan.data.load_images`)
+read the dataset without any network access.
+"""
+
+import os
+import sys
+
+from absl import app, flags, logging
+
+from kgan import data
+
+FLAGS = flags.FLAGS
+flags.DEFINE_enum("dataset", "mnist", list(data.IDX_DATASETS), "Dataset to import.")
+flags.DEFINE_string(
+    "source_dir", None,
+    "Directory with train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "
+    "t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz.")
+flags.DEFINE_string(
+    "data_dir", None,
+    "tfds data dir to import into (default: $TFDS_DATA_DIR or ~/tensorflow_datasets).")
+flags.DEFINE_bool("overwrite", False, "Replace the dataset if it is already prepared.")
+flags.DEFINE_bool(
+    "verify_checksums", True,
+    "Check md5 of the uncompressed files against the official MNIST values.")
+flags.mark_flag_as_required("source_dir")
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
+    if not FLAGS["verbosity"].present:  # tfds logs a lot at INFO; -v 0 shows it
+        logging.set_verbosity(logging.WARNING)
+    data_dir = os.path.abspath(os.path.expanduser(FLAGS.data_dir or data.default_data_dir()))
+    existed = data.is_prepared(FLAGS.dataset, data_dir)
+    try:
+        path = data.import_idx_dataset(
+            FLAGS.dataset,
+            source_dir=FLAGS.source_dir,
+            data_dir=data_dir,
+            verify_checksums=FLAGS.verify_checksums,
+            overwrite=FLAGS.overwrite,
+        )
+    except (FileNotFoundError, ValueError) as e:  # expected, user-fixable errors
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    if existed and not FLAGS.overwrite:
+        print(f"{FLAGS.dataset} is already prepared at {path} (nothing done; "
+              "pass --overwrite to re-import).")
+    else:
+        print(f"Imported {FLAGS.dataset} into {path}")
+    print(f'Use it with: tfds.load("{FLAGS.dataset}", data_dir="{data_dir}") '
+          f'or kgan.data.load_images("{FLAGS.dataset}", data_dir="{data_dir}")')
+    return 0
+
+
+if __name__ == "__main__":
+    app.run(main)
