@@ -22,11 +22,12 @@ def scalar_tags(event_dir):
     return tags
 
 
-@pytest.mark.parametrize("module,extra,cls", [
-    ("zoo.dcgan", ["--head=softmax", "--generator_filters=4", "--discriminator_filters=4"], kgan.DCGAN),
-    ("zoo.gan", ["--latent_distribution=normal"], kgan.VanillaGAN),
+@pytest.mark.parametrize("module,extra,cls,size", [
+    ("zoo.dcgan", ["--head=softmax", "--generator_filters=4", "--discriminator_filters=4"], kgan.DCGAN, 28),
+    ("zoo.dcgan", ["--image_size=64", "--generator_filters=2", "--discriminator_filters=2"], kgan.DCGAN, 64),
+    ("zoo.gan", ["--latent_distribution=normal"], kgan.VanillaGAN, 28),
 ])
-def test_trainer_leaves_a_complete_run(tmp_path, mnist_data_dir, module, extra, cls):
+def test_trainer_leaves_a_complete_run(tmp_path, mnist_data_dir, module, extra, cls, size):
     run_dir = tmp_path / "run"
     result = run_module(module, f"--data_dir={mnist_data_dir}", f"--output_dir={run_dir}", "--epochs=2",
                         "--batch_size=16", "--steps_per_epoch=2", "--grid_size=3", "--verbose=1", *extra)
@@ -34,10 +35,11 @@ def test_trainer_leaves_a_complete_run(tmp_path, mnist_data_dir, module, extra, 
     assert "d_real" in result.stdout and "d_fake" in result.stdout  # Keras progress output with metrics
     for epoch in (1, 2):
         png = tf.io.decode_png(tf.io.read_file(str(run_dir / "samples" / f"epoch_{epoch:03d}.png"))).numpy()
-        assert png.shape == (3 * 30 + 2, 3 * 30 + 2, 1)  # 3x3 tiles of 28 px, 2 px borders
+        assert png.shape == (3 * (size + 2) + 2, 3 * (size + 2) + 2, 1)  # 3x3 tiles, 2 px borders
         assert (run_dir / "checkpoints" / f"epoch_{epoch:03d}.keras").is_file()
     gan = keras.models.load_model(run_dir / "model.keras")
     assert type(gan) is cls and int(gan.g_optimizer.iterations) == 4
+    assert gan.image_shape == (size, size, 1)
     checkpoint = keras.models.load_model(run_dir / "checkpoints" / "epoch_001.keras")
     assert int(checkpoint.g_optimizer.iterations) == 2
     with open(run_dir / "history.csv") as f:
