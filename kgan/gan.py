@@ -57,6 +57,8 @@ class GAN(keras.Model):
       **kwargs: passed to `keras.Model` (e.g. ``name``).
     """
 
+    conditional = False  # True: fit takes (images, labels)
+
     def __init__(self, generator, discriminator, latent_dim, latent_distribution="normal",
                  seed=None, **kwargs):
         super().__init__(**kwargs)
@@ -120,9 +122,30 @@ class GAN(keras.Model):
             data = data[0]
         return data, None
 
+    def grid_shape(self, grid_size):
+        """(rows, cols) of the per-epoch sample grid for a ``--grid_size``."""
+        return grid_size, grid_size
+
     def grid_latents(self, rows, cols, seed=0):
         """Generator inputs for a ``rows x cols`` sample grid from a fixed seed."""
         return self.sample_latents(rows * cols, seed=seed)
+
+    def split_discriminator_outputs(self, outputs):
+        """Returns (adversarial logits, auxiliary outputs or None) from D's outputs."""
+        return outputs, None
+
+    def auxiliary_loss(self, fake_aux, latents, discriminator_step):
+        """An extra loss on D's auxiliary outputs for generated images.
+
+        Added to D's loss in the D step and to G's loss in the G step (e.g.
+        InfoGAN's mutual-information term). None means no extra term.
+
+        Args:
+          fake_aux: D's auxiliary outputs on the generated images.
+          latents: the generator inputs of those images.
+          discriminator_step: True in the D step (where metrics are updated).
+        """
+        return None
 
     # ---- the shared adversarial update --------------------------------------
 
@@ -212,7 +235,7 @@ class GAN(keras.Model):
         Returns:
           D's logits.
         """
-        inputs = self.discriminator_inputs(images, conditions)
+        inputs = self.discriminator_inputs(tf.convert_to_tensor(images), conditions)
         kwargs = {"training": training} if self._d_call_takes_training else {}
         if not frozen:
             return self.discriminator(inputs, **kwargs)
@@ -228,11 +251,15 @@ class GAN(keras.Model):
         k = self.d_steps
         sub_batch = tf.shape(real_images)[0] // k
         if k > 1:
-            tf.debugging.assert_positive(
-                sub_batch,
-                message=f"Each fit batch must hold at least d_steps={k} images (one per D step).",
-            )
+            real_images = after_checks(real_images, tf.debugging.assert_positive(
+                sub_batch, message=f"Each fit batch must hold at least d_steps={k} images (one per D step)."))
+        checked = [t for t in tf.nest.flatten((real_images, real_conditions)) if t is not None]
+        # Every op of the update waits for the checked batch: a bad batch changes
+        # nothing, not even the optimizers' iteration counters.
+        with tf.control_dependencies(checked):
+            return self._adversarial_update(real_images, real_conditions, k, sub_batch)
 
+    def _adversarial_update(self, real_images, real_conditions, k, sub_batch):
         def sub(structure, i):
             if k == 1 or structure is None:
                 return structure
@@ -256,8 +283,10 @@ class GAN(keras.Model):
         real_images = self._check_real_images(real_images)
         latents = self.sample_latents(tf.shape(real_images)[0])
         fake_images = self.generator(latents, training=False)
-        real_logits = self.discriminate(real_images, real_conditions)
-        fake_logits = self.discriminate(fake_images, self.fake_conditions(latents))
+        real_logits, _ = self.split_discriminator_outputs(self.discriminate(real_images, real_conditions))
+        fake_logits, fake_aux = self.split_discriminator_outputs(
+            self.discriminate(fake_images, self.fake_conditions(latents)))
+        self.auxiliary_loss(fake_aux, latents, discriminator_step=True)
         self._update_d_metrics(
             losses.discriminator_loss(real_logits, fake_logits, self.label_smoothing), real_logits, fake_logits
         )
@@ -277,11 +306,14 @@ class GAN(keras.Model):
           The generator loss.
         """
         with tape:
-            fake_logits = self.discriminate(
-                fake_images, self.fake_conditions(latents), training=True, frozen=True
-            )
-            g_loss = self._generator_loss_fn(fake_logits) + self._regularization(self.generator)
-            scaled = self.g_optimizer.scale_loss(g_loss)
+            fake_logits, fake_aux = self.split_discriminator_outputs(self.discriminate(
+                fake_images, self.fake_conditions(latents), training=True, frozen=True))
+            g_loss = self._generator_loss_fn(fake_logits)
+            total = g_loss + self._regularization(self.generator)
+            auxiliary = self.auxiliary_loss(fake_aux, latents, discriminator_step=False)
+            if auxiliary is not None:
+                total += auxiliary
+            scaled = self.g_optimizer.scale_loss(total)
         variables = self.generator.trainable_variables
         self.g_optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
         self.g_loss_tracker.update_state(g_loss)
@@ -289,11 +321,16 @@ class GAN(keras.Model):
 
     def _discriminator_update(self, real_images, real_conditions, fake_images, latents):
         with tf.GradientTape() as tape:
-            real_logits = self.discriminate(real_images, real_conditions, training=True)
-            fake_logits = self.discriminate(fake_images, self.fake_conditions(latents), training=True)
+            real_logits, _ = self.split_discriminator_outputs(
+                self.discriminate(real_images, real_conditions, training=True))
+            fake_logits, fake_aux = self.split_discriminator_outputs(
+                self.discriminate(fake_images, self.fake_conditions(latents), training=True))
             d_loss = losses.discriminator_loss(real_logits, fake_logits, self.label_smoothing)
-            d_loss += self._regularization(self.discriminator)
-            scaled = self.d_optimizer.scale_loss(d_loss)
+            total = d_loss + self._regularization(self.discriminator)
+            auxiliary = self.auxiliary_loss(fake_aux, latents, discriminator_step=True)
+            if auxiliary is not None:
+                total += auxiliary
+            scaled = self.d_optimizer.scale_loss(total)
         variables = self.discriminator.trainable_variables
         self.d_optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
         self._update_d_metrics(d_loss, real_logits, fake_logits)
@@ -328,7 +365,7 @@ class GAN(keras.Model):
             raise ValueError(
                 f"The generator must output images [N, H, W, C]; it outputs shape {images.shape}."
             )
-        logits = self.discriminate(images, self.fake_conditions(latents))
+        logits, _ = self.split_discriminator_outputs(self.discriminate(images, self.fake_conditions(latents)))
         try:
             losses.real_logit(logits)
         except (TypeError, ValueError) as error:
@@ -349,12 +386,12 @@ class GAN(keras.Model):
                 f"images of shape [N, {', '.join(map(str, self.image_shape))}]; resize the data "
                 "(e.g. kgan.data.load_images(image_size=...)) or build the models for this shape."
             )
-        tf.debugging.assert_less_equal(
+        check = tf.debugging.assert_less_equal(
             tf.reduce_max(tf.abs(tf.cast(images, tf.float32))),
             1.0 + 1e-3,
             message="Real images must be scaled to [-1, 1] (images / 127.5 - 1).",
         )
-        return images
+        return after_checks(images, check)
 
     def generate(self, num_images, seed=None):
         """Generates images.
@@ -402,6 +439,20 @@ class GAN(keras.Model):
         for key in ("generator", "discriminator"):
             config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)
+
+
+def after_checks(tensor, *checks):
+    """Returns ``tensor`` made to depend on the given assertion ops.
+
+    In a traced step an assertion runs in parallel with everything it does not
+    feed; routing the checked tensor through it guarantees no update uses bad
+    data. (Eagerly the assertions have already raised, and return None.)
+    """
+    checks = [check for check in checks if check is not None]
+    if not checks:
+        return tensor
+    with tf.control_dependencies(checks):
+        return tf.identity(tensor)
 
 
 def _loss_scaled(optimizer):

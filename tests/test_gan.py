@@ -175,6 +175,7 @@ def test_bad_images_are_rejected_with_the_fix():
         gan.fit(np.zeros((8, 5, 5, 1), "float32"), batch_size=4, verbose=0)
     with pytest.raises(tf.errors.InvalidArgumentError, match=r"\[-1, 1\]"):
         gan.fit(np.full((8, *SHAPE), 255.0, "float32"), batch_size=4, verbose=0)
+    assert int(gan.d_optimizer.iterations) == 0  # no update ran on the bad batch
     gan3 = make_gan(d_steps=3)
     with pytest.raises(tf.errors.InvalidArgumentError, match="at least d_steps=3"):
         gan3.fit(real_images(2), batch_size=2, verbose=0)

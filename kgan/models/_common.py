@@ -2,8 +2,6 @@
 
 import keras
 
-from kgan.gan import GAN
-
 
 def check_image_shape(image_shape):
     """Returns ``image_shape`` as a tuple (H, W, C) of positive ints or raises ValueError."""
@@ -17,10 +15,10 @@ def check_image_shape(image_shape):
     return shape
 
 
-class PresetGAN(GAN):
-    """A GAN whose networks are built from a few architecture arguments.
+class PresetGAN:
+    """Mixin for a GAN whose networks are built from a few architecture arguments.
 
-    Subclasses set ``_arch`` (the architecture arguments) after calling
+    Use as ``class DCGAN(PresetGAN, GAN)``. Subclasses set ``_arch`` (the architecture arguments) after calling
     ``GAN.__init__``; the config stores those arguments instead of the full
     network graphs, and ``from_config`` rebuilds the networks from them.
     """

@@ -2,6 +2,7 @@
 
 import keras
 
+from kgan.gan import GAN
 from kgan.models._common import PresetGAN, check_image_shape
 
 HEADS = ("sigmoid", "softmax")
@@ -30,7 +31,8 @@ def _upsampling_plan(size):
     return start, (1,) * (4 - doublings) + (2,) * doublings
 
 
-def build_dcgan_generator(latent_dim=100, image_shape=(28, 28, 1), filters=64, kernel_size=5):
+def build_dcgan_generator(latent_dim=100, image_shape=(28, 28, 1), filters=64, kernel_size=5,
+                          num_classes=0):
     """DCGAN generator: z -> dense -> reshape -> 4 transposed convs -> tanh.
 
     BatchNorm + ReLU after the projection and the first three transposed convs;
@@ -41,17 +43,23 @@ def build_dcgan_generator(latent_dim=100, image_shape=(28, 28, 1), filters=64, k
       image_shape: (S, S, C) square output images, S >= 4.
       filters: channels of the last hidden layer; earlier layers have 2x, 4x, 8x.
       kernel_size: transposed-conv kernel size.
+      num_classes: if > 0, a conditional generator (CGAN): a second input
+        "label" ``[N, num_classes]`` (one-hot) is concatenated to z.
 
     Returns:
-      A functional `keras.Model` ``[N, latent_dim] -> [N, S, S, C]`` in [-1, 1].
+      A functional `keras.Model` ``z (, label) -> [N, S, S, C]`` in [-1, 1].
     """
     height, width, channels = check_image_shape(image_shape)
     if height != width or height < 4:
         raise ValueError(f"DCGAN needs square images of size >= 4, got image_shape {image_shape}.")
     start, strides = _upsampling_plan(height)
     z = keras.Input((latent_dim,), name="z")
+    inputs, x = z, z
+    if num_classes:
+        label = keras.Input((num_classes,), name="label")
+        inputs, x = [z, label], keras.layers.Concatenate(name="z_label")([z, label])
     x = keras.layers.Dense(start * start * filters * 8, use_bias=False, kernel_initializer=_init(),
-                           name="project")(z)
+                           name="project")(x)
     x = _bn("project_bn")(x)
     x = keras.layers.ReLU(name="project_relu")(x)
     x = keras.layers.Reshape((start, start, filters * 8), name="reshape")(x)
@@ -64,10 +72,11 @@ def build_dcgan_generator(latent_dim=100, image_shape=(28, 28, 1), filters=64, k
             x = _bn(f"deconv_{i}_bn")(x)
             x = keras.layers.ReLU(name=f"deconv_{i}_relu")(x)
     images = keras.layers.Activation("tanh", dtype="float32", name="tanh")(x)
-    return keras.Model(z, images, name="dcgan_generator")
+    return keras.Model(inputs, images, name="dcgan_generator")
 
 
-def build_dcgan_discriminator(image_shape=(28, 28, 1), filters=64, kernel_size=5, head="sigmoid"):
+def build_dcgan_discriminator(image_shape=(28, 28, 1), filters=64, kernel_size=5, head="sigmoid",
+                              num_classes=0):
     """DCGAN discriminator: 4 stride-2 convs with LeakyReLU(0.2) -> dense logits.
 
     BatchNorm on every conv but the first; no pooling, no hidden dense layer.
@@ -79,15 +88,23 @@ def build_dcgan_discriminator(image_shape=(28, 28, 1), filters=64, kernel_size=5
       head: "sigmoid" -> ``[N, 1]`` logit; "softmax" -> ``[N, 2]`` logits
         (index 1 = real). The sigmoid/softmax itself is applied by
         `kgan.losses` (on logits, for numerical stability).
+      num_classes: if > 0, a conditional discriminator (CGAN): a second input
+        "label" ``[N, num_classes]`` (one-hot) is broadcast to ``num_classes``
+        constant image channels and concatenated to the image.
 
     Returns:
-      A functional `keras.Model` ``[N, H, W, C] -> logits``.
+      A functional `keras.Model` ``images (, label) -> logits``.
     """
     image_shape = check_image_shape(image_shape)
     if head not in HEADS:
         raise ValueError(f"head must be one of {HEADS}, got {head!r}.")
     images = keras.Input(image_shape, name="images")
-    x = images
+    inputs, x = images, images
+    if num_classes:
+        label = keras.Input((num_classes,), name="label")
+        planes = keras.layers.Reshape((1, 1, num_classes), name="label_planes")(label)
+        planes = keras.layers.UpSampling2D(image_shape[:2], name="label_broadcast")(planes)
+        inputs, x = [images, label], keras.layers.Concatenate(name="image_label")([images, planes])
     for i, n in enumerate((filters, filters * 2, filters * 4, filters * 8), start=1):
         x = keras.layers.Conv2D(n, kernel_size, strides=2, padding="same", use_bias=i == 1,
                                 kernel_initializer=_init(), name=f"conv_{i}")(x)
@@ -97,11 +114,11 @@ def build_dcgan_discriminator(image_shape=(28, 28, 1), filters=64, kernel_size=5
     x = keras.layers.Flatten(name="flatten")(x)
     logits = keras.layers.Dense(1 if head == "sigmoid" else 2, kernel_initializer=_init(),
                                 dtype="float32", name="logits")(x)
-    return keras.Model(images, logits, name=f"dcgan_discriminator_{head}")
+    return keras.Model(inputs, logits, name=f"dcgan_discriminator_{head}")
 
 
 @keras.saving.register_keras_serializable(package="kgan")
-class DCGAN(PresetGAN):
+class DCGAN(PresetGAN, GAN):
     """DCGAN with either discriminator head; train with Adam(2e-4, beta_1=0.5).
 
     Args:

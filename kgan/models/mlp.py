@@ -4,6 +4,7 @@ import math
 
 import keras
 
+from kgan.gan import GAN
 from kgan.models._common import PresetGAN, check_image_shape
 
 
@@ -93,7 +94,7 @@ def build_maxout_discriminator(image_shape=(28, 28, 1), units=(240, 240), pieces
 
 
 @keras.saving.register_keras_serializable(package="kgan")
-class VanillaGAN(PresetGAN):
+class VanillaGAN(PresetGAN, GAN):
     """The MLP GAN of Goodfellow et al. 2014 (MNIST setup: G 1200-1200 ReLU, D 240x5 maxout).
 
     Args:

@@ -1,0 +1,177 @@
+"""Conditional GAN (Mirza & Osindero 2014): G and D both see the one-hot label."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from kgan.gan import GAN, _check_positive_int, _fresh_seed, after_checks
+from kgan.models._common import PresetGAN, check_image_shape
+from kgan.models.dcgan import build_dcgan_discriminator, build_dcgan_generator
+
+
+def check_labels(labels, num_classes):
+    """Validates class ids given in Python/numpy; returns them as an int32 numpy vector.
+
+    Args:
+      labels: a sequence of ints in [0, num_classes).
+      num_classes: number of classes.
+
+    Returns:
+      int32 numpy array ``[N]``.
+    """
+    array = np.asarray(labels)
+    if array.ndim == 0:
+        array = array[None]
+    if array.ndim != 1 or array.size == 0:
+        raise ValueError(f"labels must be a non-empty 1-D list of class ids, got shape {array.shape}.")
+    if not np.issubdtype(array.dtype, np.integer):
+        raise TypeError(f"labels must be integer class ids in [0, {num_classes}), got dtype {array.dtype}.")
+    bad = array[(array < 0) | (array >= num_classes)]
+    if bad.size:
+        raise ValueError(f"labels must be in [0, {num_classes}); got {sorted(set(bad.tolist()))}.")
+    return array.astype(np.int32)
+
+
+@keras.saving.register_keras_serializable(package="kgan")
+class CGAN(GAN):
+    """A conditional GAN from any label-conditioned generator and discriminator.
+
+    D's objective is ``E[log D(x|y)] + E[log(1 - D(G(z|y)))]``; the update is
+    `kgan.GAN`'s. `fit` takes ``(images, labels)`` batches with integer labels;
+    the fakes' labels are drawn uniformly over the classes.
+
+    Args:
+      generator: a Keras model ``[z [N, latent_dim], one-hot label [N, num_classes]] -> images``.
+      discriminator: a Keras model ``[images, one-hot label] -> logits``.
+      latent_dim: size of z.
+      num_classes: number of classes.
+      latent_distribution: "normal" or "uniform".
+      seed: seed of the latent noise and sampled labels.
+      **kwargs: passed to `keras.Model`.
+    """
+
+    conditional = True
+
+    def __init__(self, generator, discriminator, latent_dim, num_classes, latent_distribution="normal",
+                 seed=None, **kwargs):
+        _check_positive_int("num_classes", num_classes)
+        self.num_classes = num_classes
+        super().__init__(generator, discriminator, latent_dim, latent_distribution=latent_distribution,
+                         seed=seed, **kwargs)
+
+    def sample_latents(self, batch_size, seed=None, labels=None):
+        """Draws ``[z, one_hot(labels)]``; labels uniform over the classes unless given.
+
+        Args:
+          batch_size: number of latents.
+          seed: None (the model's noise stream) or an int for a reproducible draw.
+          labels: optional int class ids ``[batch_size]``.
+
+        Returns:
+          ``[z, one-hot labels]``.
+        """
+        if isinstance(seed, int):
+            seed = keras.random.SeedGenerator(seed)
+        z = self._sample_z(batch_size, seed)
+        if labels is None:
+            seed = self.seed_generator if seed is None else seed
+            labels = keras.random.randint((batch_size,), 0, self.num_classes, seed=seed)
+        return [z, tf.one_hot(labels, self.num_classes)]
+
+    def unpack_batch(self, data):
+        if not isinstance(data, (tuple, list)) or len(data) < 2:
+            raise ValueError(
+                "CGAN.fit needs (images, labels) batches with integer labels, e.g. "
+                "kgan.data.load_images(..., with_labels=True) or fit(x, y).")
+        images, labels = data[0], tf.convert_to_tensor(data[1])
+        if not labels.dtype.is_integer:
+            raise TypeError(f"CGAN labels must be integer class ids, got dtype {labels.dtype.name}.")
+        if labels.shape.rank == 2 and labels.shape[-1] == 1:
+            labels = labels[:, 0]
+        if labels.shape.rank != 1:
+            raise ValueError(f"CGAN labels must have shape [N] (class ids), got {labels.shape}.")
+        message = f"CGAN labels must be in [0, {self.num_classes})."
+        labels = after_checks(
+            labels, tf.debugging.assert_greater_equal(labels, tf.cast(0, labels.dtype), message=message),
+            tf.debugging.assert_less(labels, tf.cast(self.num_classes, labels.dtype), message=message))
+        return images, tf.one_hot(labels, self.num_classes)
+
+    def fake_conditions(self, latents):
+        return latents[1]
+
+    def discriminator_inputs(self, images, conditions=None):
+        return [images, conditions]
+
+    def grid_shape(self, grid_size):
+        return self.num_classes, grid_size
+
+    def grid_latents(self, rows, cols, seed=0):
+        """Row r shows class ``r % num_classes``; column c keeps the same z in every row."""
+        z = self._sample_z(cols, keras.random.SeedGenerator(seed))
+        z = tf.tile(z, [rows, 1])
+        labels = tf.repeat(tf.range(rows) % self.num_classes, cols)
+        return [z, tf.one_hot(labels, self.num_classes)]
+
+    def generate(self, num_images=None, labels=None, seed=None):
+        """Generates images of chosen classes: ``gan.generate(labels=[7, 7, 3])``.
+
+        Args:
+          num_images: how many, with uniformly drawn labels (if ``labels`` is None).
+          labels: int class ids, one image each.
+          seed: int for a reproducible draw (None: random).
+
+        Returns:
+          float32 numpy array ``[N, H, W, C]`` in [-1, 1].
+        """
+        seed = _fresh_seed() if seed is None else seed
+        if labels is None:
+            if num_images is None:
+                raise ValueError("Pass labels=[...] (or num_images for random labels).")
+            _check_positive_int("num_images", num_images)
+            latents = self.sample_latents(num_images, seed=seed)
+        else:
+            labels = check_labels(labels, self.num_classes)
+            if num_images is not None and num_images != len(labels):
+                raise ValueError(f"num_images={num_images} but {len(labels)} labels were given.")
+            latents = self.sample_latents(len(labels), seed=seed, labels=labels)
+        return keras.ops.convert_to_numpy(self.generator(latents, training=False)).astype("float32")
+
+    def get_config(self):
+        config = super().get_config()
+        config["num_classes"] = self.num_classes
+        return config
+
+
+@keras.saving.register_keras_serializable(package="kgan")
+class ConditionalDCGAN(PresetGAN, CGAN):
+    """CGAN with DCGAN networks: the one-hot label is concatenated to z, and
+    broadcast to constant image channels concatenated to D's input.
+
+    Args:
+      image_shape: (S, S, C) square images.
+      num_classes: number of classes (10 for MNIST).
+      latent_dim: size of z.
+      head: D head, "sigmoid" or "softmax".
+      generator_filters: G's last hidden width.
+      discriminator_filters: D's first conv width.
+      kernel_size: conv kernel size.
+      latent_distribution: "normal" or "uniform".
+      seed: seed of the latent noise and sampled labels.
+      **kwargs: passed to `keras.Model`.
+    """
+
+    def __init__(self, image_shape=(28, 28, 1), num_classes=10, latent_dim=100, head="sigmoid",
+                 generator_filters=64, discriminator_filters=64, kernel_size=5, latent_distribution="normal",
+                 seed=None, **kwargs):
+        image_shape = check_image_shape(image_shape)
+        _check_positive_int("num_classes", num_classes)
+        arch = {"image_shape": image_shape, "num_classes": num_classes, "head": head,
+                "generator_filters": generator_filters, "discriminator_filters": discriminator_filters,
+                "kernel_size": kernel_size}
+        super().__init__(
+            generator=build_dcgan_generator(latent_dim, image_shape, generator_filters, kernel_size, num_classes),
+            discriminator=build_dcgan_discriminator(image_shape, discriminator_filters, kernel_size, head,
+                                                    num_classes),
+            latent_dim=latent_dim, num_classes=num_classes, latent_distribution=latent_distribution, seed=seed,
+            **kwargs)
+        self._arch = arch
