@@ -12,7 +12,8 @@ class SampleGrid(keras.callbacks.Callback):
     """After every epoch, saves a grid of samples from the SAME fixed latents.
 
     Writes ``<output_dir>/epoch_<NNN>.png`` and, with ``log_dir``, a TensorBoard
-    image summary "samples" under ``<log_dir>/samples``. The latents come from
+    image summary ``name`` under ``<log_dir>/<name>``. The latents come from
+    ``latents_fn(model, rows, cols, seed)``, by default
     ``model.grid_latents(rows, cols, seed)`` (a conditional model lays out its
     rows by label), so runs with the same seed render comparable grids.
 
@@ -22,10 +23,14 @@ class SampleGrid(keras.callbacks.Callback):
       cols: grid columns.
       seed: seed of the fixed latents.
       log_dir: TensorBoard log folder (None: no image summaries).
-      every_n_epochs: save every N epochs (and after the last).
+      every_n_epochs: save every N epochs.
+      name: TensorBoard summary name (and sub-folder of ``log_dir``).
+      latents_fn: optional ``(model, rows, cols, seed) -> latents``, e.g. an
+        InfoGAN code traversal.
     """
 
-    def __init__(self, output_dir, rows=8, cols=8, seed=0, log_dir=None, every_n_epochs=1):
+    def __init__(self, output_dir, rows=8, cols=8, seed=0, log_dir=None, every_n_epochs=1, name="samples",
+                 latents_fn=None):
         super().__init__()
         if every_n_epochs < 1:
             raise ValueError(f"every_n_epochs must be >= 1, got {every_n_epochs}.")
@@ -33,14 +38,16 @@ class SampleGrid(keras.callbacks.Callback):
         self.rows, self.cols, self.seed = rows, cols, seed
         self.log_dir = log_dir
         self.every_n_epochs = every_n_epochs
+        self.name = name
+        self.latents_fn = latents_fn or (lambda model, rows, cols, seed: model.grid_latents(rows, cols, seed=seed))
         self._latents = None
         self._writer = None
         self.last_path = None
 
     def on_train_begin(self, logs=None):
-        self._latents = self.model.grid_latents(self.rows, self.cols, seed=self.seed)
+        self._latents = self.latents_fn(self.model, self.rows, self.cols, self.seed)
         if self.log_dir:
-            self._writer = tf.summary.create_file_writer(os.path.join(self.log_dir, "samples"))
+            self._writer = tf.summary.create_file_writer(os.path.join(self.log_dir, self.name))
 
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every_n_epochs:
@@ -55,7 +62,7 @@ class SampleGrid(keras.callbacks.Callback):
         image_utils.save_png(self.last_path, grid)
         if self._writer is not None:
             with self._writer.as_default():
-                tf.summary.image("samples", grid[None], step=step)
+                tf.summary.image(self.name, grid[None], step=step)
             self._writer.flush()
         return self.last_path
 

@@ -22,12 +22,16 @@ def scalar_tags(event_dir):
     return tags
 
 
-@pytest.mark.parametrize("module,extra,cls,size", [
-    ("zoo.dcgan", ["--head=softmax", "--generator_filters=4", "--discriminator_filters=4"], kgan.DCGAN, 28),
-    ("zoo.dcgan", ["--image_size=64", "--generator_filters=2", "--discriminator_filters=2"], kgan.DCGAN, 64),
-    ("zoo.gan", ["--latent_distribution=normal"], kgan.VanillaGAN, 28),
+@pytest.mark.parametrize("module,extra,cls,size,grid", [
+    ("zoo.dcgan", ["--head=softmax", "--generator_filters=4", "--discriminator_filters=4"], kgan.DCGAN, 28, (3, 3)),
+    ("zoo.dcgan", ["--image_size=64", "--generator_filters=2", "--discriminator_filters=2"], kgan.DCGAN, 64, (3, 3)),
+    ("zoo.gan", ["--latent_distribution=normal"], kgan.VanillaGAN, 28, (3, 3)),
+    # One row per class.
+    ("zoo.cgan", ["--generator_filters=4", "--discriminator_filters=4"], kgan.ConditionalDCGAN, 28, (10, 3)),
+    # Categories across columns.
+    ("zoo.infogan", ["--head=softmax"], kgan.ConvInfoGAN, 28, (3, 10)),
 ])
-def test_trainer_leaves_a_complete_run(tmp_path, mnist_data_dir, module, extra, cls, size):
+def test_trainer_leaves_a_complete_run(tmp_path, mnist_data_dir, module, extra, cls, size, grid):
     run_dir = tmp_path / "run"
     result = run_module(module, f"--data_dir={mnist_data_dir}", f"--output_dir={run_dir}", "--epochs=2",
                         "--batch_size=16", "--steps_per_epoch=2", "--grid_size=3", "--verbose=1", *extra)
@@ -35,8 +39,13 @@ def test_trainer_leaves_a_complete_run(tmp_path, mnist_data_dir, module, extra, 
     assert "d_real" in result.stdout and "d_fake" in result.stdout  # Keras progress output with metrics
     for epoch in (1, 2):
         png = tf.io.decode_png(tf.io.read_file(str(run_dir / "samples" / f"epoch_{epoch:03d}.png"))).numpy()
-        assert png.shape == (3 * (size + 2) + 2, 3 * (size + 2) + 2, 1)  # 3x3 tiles, 2 px borders
+        assert png.shape == (grid[0] * (size + 2) + 2, grid[1] * (size + 2) + 2, 1)  # tiles, 2 px borders
         assert (run_dir / "checkpoints" / f"epoch_{epoch:03d}.keras").is_file()
+    if cls is kgan.ConvInfoGAN:  # a traversal grid per continuous code: 3 rows x 9 values in [-2, 2]
+        for code in (0, 1):
+            png = tf.io.decode_png(tf.io.read_file(str(run_dir / f"continuous_{code}" / "epoch_002.png")))
+            assert png.shape == (3 * 30 + 2, 9 * 30 + 2, 1)
+        assert "info_cat" in result.stdout
     gan = keras.models.load_model(run_dir / "model.keras")
     assert type(gan) is cls and int(gan.g_optimizer.iterations) == 4
     assert gan.image_shape == (size, size, 1)
@@ -46,7 +55,8 @@ def test_trainer_leaves_a_complete_run(tmp_path, mnist_data_dir, module, extra, 
         rows = list(csv.DictReader(f))
     assert len(rows) == 2 and {"d_loss", "g_loss", "d_real", "d_fake"} <= set(rows[0])
     train_tags = scalar_tags(run_dir / "logs" / "train")
-    for tag in ("epoch_d_loss", "epoch_g_loss", "epoch_d_real", "epoch_d_fake"):
+    for tag in ("epoch_d_loss", "epoch_g_loss", "epoch_d_real", "epoch_d_fake") + (
+            ("epoch_info_cat", "epoch_info_cont") if cls is kgan.ConvInfoGAN else ()):
         assert sorted(train_tags[tag]) == [0, 1], tag
     assert sorted(scalar_tags(run_dir / "logs" / "samples")["samples"]) == [1, 2]
 

@@ -37,7 +37,10 @@ flags.DEFINE_enum("generator_loss", "non_saturating", sorted(losses.GENERATOR_LO
                   "non_saturating: -log D(G(z)); minimax: log(1 - D(G(z))).")
 flags.DEFINE_float("label_smoothing", 0.0, "One-sided smoothing of D's real targets.",
                    lower_bound=0.0, upper_bound=0.999)
-flags.DEFINE_float("learning_rate", 2e-4, "Adam learning rate of both networks.", lower_bound=1e-12)
+flags.DEFINE_float("learning_rate", 2e-4, "Adam learning rate of D (and of G unless --g_learning_rate).",
+                   lower_bound=1e-12)
+flags.DEFINE_float("g_learning_rate", None, "Adam learning rate of G (default: --learning_rate).",
+                   lower_bound=1e-12)
 flags.DEFINE_float("beta_1", 0.5, "Adam beta_1 of both networks.", lower_bound=0.0, upper_bound=0.999)
 flags.DEFINE_integer("seed", 0, "Seed of weights, data order, noise and the sample grid.", lower_bound=0)
 flags.DEFINE_integer("grid_size", 8, "The sample grid is grid_size x grid_size.", lower_bound=1)
@@ -64,16 +67,18 @@ def check_output_dir(output_dir):
         raise PermissionError(f"Cannot write to --output_dir {output_dir}.")
 
 
-def adam():
-    return keras.optimizers.Adam(FLAGS.learning_rate, beta_1=FLAGS.beta_1)
+def adam(learning_rate):
+    return keras.optimizers.Adam(learning_rate, beta_1=FLAGS.beta_1)
 
 
-def train(model_name, build_model):
-    """Trains ``build_model(image_shape)`` with the flags' settings; returns the run dir.
+def train(model_name, build_model, extra_callbacks=None):
+    """Trains ``build_model(image_shape, num_classes)`` with the flags' settings; returns the run dir.
 
     Args:
       model_name: names the default run dir ``runs/<model_name>``.
-      build_model: callable (image_shape) -> an uncompiled `kgan.GAN`.
+      build_model: callable (image_shape, num_classes) -> an uncompiled `kgan.GAN`.
+      extra_callbacks: optional callable (gan, output_dir, log_dir) -> list of
+        further callbacks (e.g. latent traversal grids).
     """
     output_dir = FLAGS.output_dir or os.path.join("runs", model_name)
     check_output_dir(output_dir)
@@ -82,16 +87,18 @@ def train(model_name, build_model):
     height, width, channels = spec["image_shape"]
     if FLAGS.image_size:
         height = width = FLAGS.image_size
+    gan = build_model((height, width, channels), spec["num_classes"])
     dataset = kgan_data.load_images(
         FLAGS.dataset, "train", batch_size=FLAGS.batch_size, image_size=FLAGS.image_size,
-        data_dir=FLAGS.data_dir, seed=FLAGS.seed)
-    gan = build_model((height, width, channels))
-    gan.compile(d_optimizer=adam(), g_optimizer=adam(), generator_loss=FLAGS.generator_loss,
-                d_steps=FLAGS.d_steps, label_smoothing=FLAGS.label_smoothing)
+        with_labels=gan.conditional, data_dir=FLAGS.data_dir, seed=FLAGS.seed)
+    gan.compile(d_optimizer=adam(FLAGS.learning_rate), g_optimizer=adam(FLAGS.g_learning_rate or FLAGS.learning_rate),
+                generator_loss=FLAGS.generator_loss, d_steps=FLAGS.d_steps, label_smoothing=FLAGS.label_smoothing)
     log_dir = os.path.join(output_dir, "logs")
+    rows, cols = gan.grid_shape(FLAGS.grid_size)
     callbacks = [
-        kgan_callbacks.SampleGrid(os.path.join(output_dir, "samples"), FLAGS.grid_size, FLAGS.grid_size,
-                                  seed=FLAGS.seed, log_dir=log_dir),
+        kgan_callbacks.SampleGrid(os.path.join(output_dir, "samples"), rows, cols, seed=FLAGS.seed,
+                                  log_dir=log_dir),
+        *(extra_callbacks(gan, output_dir, log_dir) if extra_callbacks else []),
         keras.callbacks.TensorBoard(log_dir),
         keras.callbacks.ModelCheckpoint(os.path.join(output_dir, "checkpoints", "epoch_{epoch:03d}.keras")),
         keras.callbacks.CSVLogger(os.path.join(output_dir, "history.csv")),
@@ -107,14 +114,14 @@ def train(model_name, build_model):
     return output_dir
 
 
-def main_for(model_name, build_model):
+def main_for(model_name, build_model, extra_callbacks=None):
     """Returns an absl main that trains and turns expected errors into one-line messages."""
 
     def main(argv):
         if len(argv) > 1:
             raise SystemExit(f"Unexpected arguments: {' '.join(argv[1:])} (flags are --name=value).")
         try:
-            train(model_name, build_model)
+            train(model_name, build_model, extra_callbacks)
         except (kgan_data.DataNotFoundError, FileExistsError, PermissionError, ValueError) as error:
             print(f"error: {error}", file=sys.stderr)
             raise SystemExit(2) from None

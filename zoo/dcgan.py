@@ -16,7 +16,7 @@ flags.DEFINE_integer("discriminator_filters", 32, "D's first conv width (x2, x4,
 FLAGS = flags.FLAGS
 
 
-def build(image_shape):
+def build(image_shape, num_classes):
     return kgan.DCGAN(image_shape=image_shape, latent_dim=FLAGS.latent_dim, head=FLAGS.head,
                       generator_filters=FLAGS.generator_filters,
                       discriminator_filters=FLAGS.discriminator_filters, seed=FLAGS.seed)

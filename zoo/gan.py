@@ -10,7 +10,7 @@ flags.DEFINE_enum("latent_distribution", "uniform", ["uniform", "normal"],
 FLAGS = flags.FLAGS
 
 
-def build(image_shape):
+def build(image_shape, num_classes):
     return kgan.VanillaGAN(image_shape=image_shape, latent_dim=FLAGS.latent_dim,
                            latent_distribution=FLAGS.latent_distribution, seed=FLAGS.seed)
 

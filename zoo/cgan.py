@@ -1,0 +1,27 @@
+"""Train a conditional DCGAN: ``python -m zoo.cgan --epochs 10``.
+
+The per-epoch grid has one row per class (0..9), the same z in every column.
+"""
+
+from absl import app, flags
+
+import kgan
+from zoo import _cli
+
+flags.DEFINE_enum("head", "sigmoid", ["sigmoid", "softmax"],
+                  "Discriminator head: dense(1) + sigmoid or dense(2) + softmax.")
+flags.DEFINE_integer("generator_filters", 32, "G's last hidden width (x2, x4, x8 before it).", lower_bound=1)
+flags.DEFINE_integer("discriminator_filters", 32, "D's first conv width (x2, x4, x8 after it).", lower_bound=1)
+FLAGS = flags.FLAGS
+
+
+def build(image_shape, num_classes):
+    if not num_classes:
+        raise ValueError(f"--dataset {FLAGS.dataset} has no class labels; a CGAN needs them.")
+    return kgan.ConditionalDCGAN(image_shape=image_shape, num_classes=num_classes, latent_dim=FLAGS.latent_dim,
+                                 head=FLAGS.head, generator_filters=FLAGS.generator_filters,
+                                 discriminator_filters=FLAGS.discriminator_filters, seed=FLAGS.seed)
+
+
+if __name__ == "__main__":
+    app.run(_cli.main_for("cgan", build))
