@@ -13,6 +13,16 @@ def snapshot(variables):
     return [np.array(keras.ops.convert_to_numpy(v)) for v in variables]
 
 
+def assert_generator_step_leaves_discriminator_untouched(gan):
+    latents = gan.sample_latents(4)
+    with tf.GradientTape() as tape:
+        fake = gan.generator(latents, training=True)
+    before = snapshot(gan.discriminator.variables)
+    gan.generator_update(tape, fake, latents)
+    for a, b in zip(before, snapshot(gan.discriminator.variables)):
+        np.testing.assert_array_equal(a, b)
+
+
 def tiny_cgan(**kwargs):
     keras.utils.set_random_seed(0)
     return kgan.ConditionalDCGAN(generator_filters=4, discriminator_filters=4, seed=0, **kwargs)
@@ -99,13 +109,7 @@ def test_cgan_fit_rejects_bad_labels():
 def test_cgan_discriminator_frozen_in_generator_step_and_d_sees_real_labels():
     gan = compiled(tiny_cgan())
     gan.fit(images(8), np.arange(8), batch_size=8, verbose=0)
-    latents = gan.sample_latents(4)
-    with tf.GradientTape() as tape:
-        fake = gan.generator(latents, training=True)
-    before = snapshot(gan.discriminator.variables)
-    gan.generator_update(tape, fake, latents)
-    for a, b in zip(before, snapshot(gan.discriminator.variables)):
-        np.testing.assert_array_equal(a, b)
+    assert_generator_step_leaves_discriminator_untouched(gan)
     real, conditions = gan.unpack_batch((tf.constant(images(3)), tf.constant([2, 0, 9])))
     np.testing.assert_array_equal(np.argmax(conditions.numpy(), 1), [2, 0, 9])
 
@@ -220,13 +224,7 @@ def test_infogan_fit_shows_mi_metrics_freezes_d_and_round_trips(tmp_path):
     history = gan.fit(images(16), np.arange(16), batch_size=8, verbose=0).history  # labels ignored
     assert {"info_cat", "info_cont", "d_loss", "g_loss"} <= set(history)
     assert 0 < history["info_cat"][0] < 2 * np.log(10)
-    latents = gan.sample_latents(4)
-    with tf.GradientTape() as tape:
-        fake = gan.generator(latents, training=True)
-    before = snapshot(gan.discriminator.variables)
-    gan.generator_update(tape, fake, latents)
-    for a, b in zip(before, snapshot(gan.discriminator.variables)):
-        np.testing.assert_array_equal(a, b)
+    assert_generator_step_leaves_discriminator_untouched(gan)
     gan.save(tmp_path / "info.keras")
     loaded = keras.models.load_model(tmp_path / "info.keras")
     assert type(loaded) is kgan.ConvInfoGAN and loaded.get_config() == gan.get_config()
