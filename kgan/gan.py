@@ -313,7 +313,7 @@ class GAN(keras.Model):
             auxiliary = self.auxiliary_loss(fake_aux, latents, discriminator_step=False)
             if auxiliary is not None:
                 total += auxiliary
-            scaled = self.g_optimizer.scale_loss(total)
+            scaled = self.g_optimizer.scale_loss(_per_replica(total))
         variables = self.generator.trainable_variables
         self.g_optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
         self.g_loss_tracker.update_state(g_loss)
@@ -330,7 +330,7 @@ class GAN(keras.Model):
             auxiliary = self.auxiliary_loss(fake_aux, latents, discriminator_step=True)
             if auxiliary is not None:
                 total += auxiliary
-            scaled = self.d_optimizer.scale_loss(total)
+            scaled = self.d_optimizer.scale_loss(_per_replica(total))
         variables = self.discriminator.trainable_variables
         self.d_optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
         self._update_d_metrics(d_loss, real_logits, fake_logits)
@@ -350,11 +350,33 @@ class GAN(keras.Model):
     # ---- helpers -----------------------------------------------------------
 
     def _sample_z(self, batch_size, seed=None):
-        seed = self.seed_generator if seed is None else seed
         shape = (batch_size, self.latent_dim)
+        seed = self.stateless_seed(seed)
         if self.latent_distribution == "uniform":
-            return keras.random.uniform(shape, minval=-1.0, maxval=1.0, seed=seed)
-        return keras.random.normal(shape, seed=seed)
+            return tf.random.stateless_uniform(shape, seed, minval=-1.0, maxval=1.0)
+        return tf.random.stateless_normal(shape, seed)
+
+    def stateless_seed(self, seed=None):
+        """Draws a fresh ``[2]`` seed for TF's stateless random ops.
+
+        Args:
+          seed: None (the model's noise SeedGenerator), an int, or a SeedGenerator;
+            each call advances the generator.
+
+        Returns:
+          int64 ``[2]`` tensor. Under a tf.distribute strategy the replica id is
+          folded in, so replicas draw different latents (one SeedGenerator alone
+          gives every replica the same z).
+        """
+        if seed is None:
+            seed = self.seed_generator
+        elif isinstance(seed, int):
+            seed = keras.random.SeedGenerator(seed)
+        value = tf.cast(seed.next(), tf.int64)
+        context = tf.distribute.get_replica_context()
+        if context is not None and context.num_replicas_in_sync > 1:
+            value = tf.random.experimental.stateless_fold_in(value, context.replica_id_in_sync_group)
+        return value
 
     def _build_networks(self):
         """Builds G and D on one dummy batch; returns and checks the image shape."""
@@ -439,6 +461,16 @@ class GAN(keras.Model):
         for key in ("generator", "discriminator"):
             config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)
+
+
+def _per_replica(loss):
+    """Scales a replica's mean loss so that summing gradients over replicas averages them.
+
+    Under a tf.distribute strategy each replica's loss is the mean over its
+    share of the global batch, and the optimizer sums the replicas' gradients.
+    """
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    return loss if replicas == 1 else loss / float(replicas)
 
 
 def after_checks(tensor, *checks):

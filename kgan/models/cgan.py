@@ -70,12 +70,11 @@ class CGAN(GAN):
         Returns:
           ``[z, one-hot labels]``.
         """
-        if isinstance(seed, int):
-            seed = keras.random.SeedGenerator(seed)
+        seed = keras.random.SeedGenerator(seed) if isinstance(seed, int) else seed
         z = self._sample_z(batch_size, seed)
         if labels is None:
-            seed = self.seed_generator if seed is None else seed
-            labels = keras.random.randint((batch_size,), 0, self.num_classes, seed=seed)
+            labels = tf.random.stateless_uniform((batch_size,), self.stateless_seed(seed), 0, self.num_classes,
+                                                 dtype=tf.int32)
         return [z, tf.one_hot(labels, self.num_classes)]
 
     def unpack_batch(self, data):

@@ -106,12 +106,13 @@ class InfoGAN(GAN):
           ``[z, categorical one-hot, continuous codes]``.
         """
         seed = keras.random.SeedGenerator(seed) if isinstance(seed, int) else seed
-        seed = self.seed_generator if seed is None else seed
         z = self._sample_z(batch_size, seed)
         if categories is None:
-            categories = keras.random.randint((batch_size,), 0, self.num_categories, seed=seed)
+            categories = tf.random.stateless_uniform((batch_size,), self.stateless_seed(seed), 0,
+                                                     self.num_categories, dtype=tf.int32)
         if continuous is None:
-            continuous = keras.random.uniform((batch_size, self.num_continuous), -1.0, 1.0, seed=seed)
+            continuous = tf.random.stateless_uniform((batch_size, self.num_continuous), self.stateless_seed(seed),
+                                                     -1.0, 1.0)
         return [z, tf.one_hot(categories, self.num_categories), tf.convert_to_tensor(continuous, tf.float32)]
 
     def split_discriminator_outputs(self, outputs):
