@@ -322,7 +322,7 @@ def versions(base_dir, model_name):
 
 
 def export_saved_model(gan, base_dir="exports", model_name=None, version=None, training_epochs=None,
-                       metrics=None):
+                       metrics=None, tflite_variants=()):
     """Exports ``gan`` to ``base_dir/model_name/version`` (TF Serving's layout).
 
     Args:
@@ -333,6 +333,8 @@ def export_saved_model(gan, base_dir="exports", model_name=None, version=None, t
         never overwritten (FileExistsError).
       training_epochs: recorded in the metadata.
       metrics: dict of final training metrics, recorded in the metadata.
+      tflite_variants: TF-Lite variants of the generator to write into
+        ``<version>/tflite/`` (see `kgan.tflite`), e.g. ("float32", "int8").
 
     Returns:
       The version directory.
@@ -358,9 +360,14 @@ def export_saved_model(gan, base_dir="exports", model_name=None, version=None, t
                     "signatures": sorted(tf.saved_model.load(staging).signatures.keys()),
                     "training_epochs": training_epochs,
                     "metrics": {k: float(v) for k, v in (metrics or {}).items()}}
+        write_warmup_requests(staging, gan, model_name)
+        if tflite_variants:
+            from kgan import tflite  # imports this module
+
+            files = tflite.export_tflite(gan, os.path.join(staging, "tflite"), tflite_variants)
+            metadata["tflite"] = {variant: os.path.relpath(file, staging) for variant, file in files.items()}
         with open(os.path.join(staging, METADATA_FILE), "w") as f:
             json.dump(metadata, f, indent=2)
-        write_warmup_requests(staging, gan, model_name)
         os.rename(staging, path)  # TF Serving never sees a half-written version
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

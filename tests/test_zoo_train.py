@@ -1,6 +1,7 @@
 """The zoo trainers end to end (subprocess, tiny models), and their bad-flag errors."""
 
 import csv
+import json
 import os
 import time
 
@@ -23,7 +24,8 @@ def scalar_tags(event_dir):
 
 
 @pytest.mark.parametrize("module,extra,cls,size,grid", [
-    ("zoo.dcgan", ["--head=softmax", "--generator_filters=4", "--discriminator_filters=4"], kgan.DCGAN, 28, (3, 3)),
+    ("zoo.dcgan", ["--head=softmax", "--generator_filters=4", "--discriminator_filters=4", "--tflite=float32"],
+     kgan.DCGAN, 28, (3, 3)),
     ("zoo.dcgan", ["--image_size=64", "--generator_filters=2", "--discriminator_filters=2"], kgan.DCGAN, 64, (3, 3)),
     ("zoo.gan", ["--latent_distribution=normal"], kgan.VanillaGAN, 28, (3, 3)),
     # One row per class.
@@ -32,10 +34,18 @@ def scalar_tags(event_dir):
     ("zoo.infogan", ["--head=softmax"], kgan.ConvInfoGAN, 28, (3, 10)),
 ])
 def test_trainer_leaves_a_complete_run(tmp_path, mnist_data_dir, module, extra, cls, size, grid):
-    run_dir = tmp_path / "run"
+    run_dir, export_dir = tmp_path / "run", tmp_path / "exports"
     result = run_module(module, f"--data_dir={mnist_data_dir}", f"--output_dir={run_dir}", "--epochs=2",
-                        "--batch_size=16", "--steps_per_epoch=2", "--grid_size=3", "--verbose=1", *extra)
+                        "--batch_size=16", "--steps_per_epoch=2", "--grid_size=3", "--verbose=1",
+                        f"--export_dir={export_dir}", *(extra if "--tflite=float32" in extra else [*extra, "--tflite="]))
     assert result.returncode == 0, result.stderr[-3000:]
+    name = module.split(".")[1]
+    version_dir = export_dir / name / "1"
+    assert (version_dir / "saved_model.pb").is_file() and (export_dir / "models.config").is_file()
+    with open(version_dir / "kgan_metadata.json") as f:
+        metadata = json.load(f)
+    assert metadata["training_epochs"] == 2 and set(metadata["metrics"]) >= {"d_loss", "g_loss"}
+    assert (version_dir / "tflite" / "generator_float32.tflite").is_file() == ("--tflite=float32" in extra)
     assert "d_real" in result.stdout and "d_fake" in result.stdout  # Keras progress output with metrics
     for epoch in (1, 2):
         png = tf.io.decode_png(tf.io.read_file(str(run_dir / "samples" / f"epoch_{epoch:03d}.png"))).numpy()
@@ -97,6 +107,7 @@ def test_missing_data_fails_fast_naming_the_import_command(tmp_path):
     ("--batch_size=-4", "--batch_size"),
     ("--d_steps=0", "--d_steps"),
     ("--label_smoothing=1.5", "--label_smoothing"),
+    ("--tflite=int4", "--tflite"),
 ])
 def test_bad_flags_are_rejected(tmp_path, flag, message):
     result = run_module("zoo.dcgan", flag, f"--output_dir={tmp_path / 'run'}")
@@ -108,3 +119,19 @@ def test_bad_flags_are_rejected(tmp_path, flag, message):
 def test_conflicting_flags_are_rejected(tmp_path):
     result = run_module("zoo.dcgan", "--batch_size=2", "--d_steps=3", f"--output_dir={tmp_path / 'run'}")
     assert result.returncode != 0 and "--batch_size must be >= --d_steps" in result.stderr
+
+
+def test_zoo_export_adds_versions_and_never_overwrites(tmp_path):
+    gan = kgan.VanillaGAN(generator_units=(8,), discriminator_units=(4,))
+    gan.save(tmp_path / "m.keras")
+    export_dir = tmp_path / "exports"
+    args = [f"--model={tmp_path / 'm.keras'}", "--name=mlp", f"--export_dir={export_dir}", "--tflite="]
+    for expected in ("1", "2"):
+        result = run_module("zoo.export", *args)
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert result.stdout.strip().endswith(os.path.join("mlp", expected))
+    result = run_module("zoo.export", *args, "--version=1")
+    assert result.returncode != 0 and "never overwritten" in result.stderr
+    assert sorted(os.listdir(export_dir / "mlp")) == ["1", "2"]
+    result = run_module("zoo.export", f"--model={tmp_path / 'missing'}", f"--export_dir={export_dir}")
+    assert result.returncode != 0 and "error:" in result.stderr and "Traceback" not in result.stderr

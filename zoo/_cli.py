@@ -18,6 +18,7 @@ from absl import flags
 from kgan import callbacks as kgan_callbacks
 from kgan import data as kgan_data
 from kgan import losses
+from zoo._export import export_model
 
 FLAGS = flags.FLAGS
 
@@ -45,6 +46,7 @@ flags.DEFINE_float("beta_1", 0.5, "Adam beta_1 of both networks.", lower_bound=0
 flags.DEFINE_integer("seed", 0, "Seed of weights, data order, noise and the sample grid.", lower_bound=0)
 flags.DEFINE_integer("grid_size", 8, "The sample grid is grid_size x grid_size.", lower_bound=1)
 flags.DEFINE_enum("verbose", "auto", ["auto", "0", "1", "2"], "Keras fit verbosity (1: progress bar).")
+flags.DEFINE_bool("export", True, "Export the trained model to --export_dir at the end.")
 
 flags.register_multi_flags_validator(
     ["batch_size", "d_steps"], lambda f: f["batch_size"] >= f["d_steps"],
@@ -106,11 +108,15 @@ def train(model_name, build_model, extra_callbacks=None):
     ]
     verbose = FLAGS.verbose if FLAGS.verbose == "auto" else int(FLAGS.verbose)
     # shuffle=False: the tf.data pipeline shuffles already.
-    gan.fit(dataset, epochs=FLAGS.epochs, steps_per_epoch=FLAGS.steps_per_epoch, callbacks=callbacks,
-            verbose=verbose, shuffle=False)
+    history = gan.fit(dataset, epochs=FLAGS.epochs, steps_per_epoch=FLAGS.steps_per_epoch, callbacks=callbacks,
+                      verbose=verbose, shuffle=False)
     gan.save(os.path.join(output_dir, "model.keras"))
     print(f"Run saved in {output_dir}: model.keras, samples/, checkpoints/, logs/ "
           f"(tensorboard --logdir {log_dir}).")
+    if FLAGS.export:
+        metrics = {name: values[-1] for name, values in history.history.items() if values}
+        path = export_model(gan, FLAGS.export_name or model_name, training_epochs=FLAGS.epochs, metrics=metrics)
+        print(f"Exported to {path} (TF Serving config: {os.path.join(FLAGS.export_dir, 'models.config')}).")
     return output_dir
 
 

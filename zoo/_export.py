@@ -1,0 +1,25 @@
+"""Export flags and the export step shared by zoo.export and the trainers."""
+
+from absl import flags
+
+from kgan import export, tflite
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_string("export_dir", "exports", "TF Serving model base path: exports go to <dir>/<name>/<version>/.")
+flags.DEFINE_string("export_name", None, "Served model name (default: the trainer's name, e.g. dcgan).")
+flags.DEFINE_list("tflite", list(tflite.VARIANTS), "TF-Lite variants of the generator to export (empty: none).")
+flags.register_validator("tflite", lambda variants: set(variants) <= set(tflite.VARIANTS),
+                         message=f"--tflite takes a comma-separated subset of {', '.join(tflite.VARIANTS)}.")
+flags.DEFINE_string("serving_root", "/models",
+                    "Where the model server sees --export_dir, written into models.config "
+                    "(/models for the docker image; an absolute path for a host install).")
+
+
+def export_model(gan, model_name, version=None, training_epochs=None, metrics=None):
+    """Exports ``gan`` with the export flags; refreshes models.config; returns the version dir."""
+    path = export.export_saved_model(gan, FLAGS.export_dir, model_name, version=version,
+                                     training_epochs=training_epochs, metrics=metrics,
+                                     tflite_variants=tuple(FLAGS.tflite))
+    export.write_models_config(FLAGS.export_dir, FLAGS.serving_root)
+    return path
