@@ -11,6 +11,7 @@ read the dataset without any network access.
 import os
 import sys
 
+import tensorflow_datasets as tfds
 from absl import app, flags, logging
 
 from kgan import data
@@ -36,6 +37,7 @@ def main(argv):
         raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
     if not FLAGS["verbosity"].present:  # tfds logs a lot at INFO; -v 0 shows it
         logging.set_verbosity(logging.WARNING)
+        tfds.disable_progress_bar()
     data_dir = os.path.abspath(os.path.expanduser(FLAGS.data_dir or data.default_data_dir()))
     existed = data.is_prepared(FLAGS.dataset, data_dir)
     try:
