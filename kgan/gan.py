@@ -276,7 +276,7 @@ class GAN(keras.Model):
             sub(real_images, k - 1), sub(real_conditions, k - 1), tf.stop_gradient(fake_images), latents
         )
         self.generator_update(g_tape, fake_images, latents)
-        return {m.name: m.result() for m in self.metrics}
+        return self._logs()
 
     def test_step(self, data):
         real_images, real_conditions = self.unpack_batch(data)
@@ -291,7 +291,16 @@ class GAN(keras.Model):
             losses.discriminator_loss(real_logits, fake_logits, self.label_smoothing), real_logits, fake_logits
         )
         self.g_loss_tracker.update_state(self._generator_loss_fn(fake_logits))
-        return {m.name: m.result() for m in self.metrics}
+        return self._logs()
+
+    def _logs(self):
+        logs = {m.name: m.result() for m in self.metrics}
+        if _multi_worker(self.distribute_strategy):
+            # Keras 3 fit reduces logs across workers with strategy.reduce(MEAN, axis=0),
+            # which fails on scalars (tensorflow#72388). The metrics are already
+            # aggregated across replicas, so a [1]-shaped copy reduces to the same value.
+            logs = {name: tf.reshape(value, [1]) for name, value in logs.items()}
+        return logs
 
     def generator_update(self, tape, fake_images, latents):
         """One generator step against the frozen, already updated discriminator.
@@ -461,6 +470,11 @@ class GAN(keras.Model):
         for key in ("generator", "discriminator"):
             config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)
+
+
+def _multi_worker(strategy):
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and \
+        strategy.extended._in_multi_worker_mode()
 
 
 def _per_replica(loss):
