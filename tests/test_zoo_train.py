@@ -26,7 +26,8 @@ def scalar_tags(event_dir):
 @pytest.mark.parametrize("module,extra,cls,size,grid", [
     ("zoo.dcgan", ["--head=softmax", "--generator_filters=4", "--discriminator_filters=4", "--tflite=float32"],
      kgan.DCGAN, 28, (3, 3)),
-    ("zoo.dcgan", ["--image_size=64", "--generator_filters=2", "--discriminator_filters=2"], kgan.DCGAN, 64, (3, 3)),
+    ("zoo.dcgan", ["--image_size=64", "--generator_filters=2", "--discriminator_filters=2",
+                   "--precision=mixed_bfloat16"], kgan.DCGAN, 64, (3, 3)),
     ("zoo.gan", ["--latent_distribution=normal"], kgan.VanillaGAN, 28, (3, 3)),
     # One row per class.
     ("zoo.cgan", ["--generator_filters=4", "--discriminator_filters=4"], kgan.ConditionalDCGAN, 28, (10, 3)),
@@ -59,6 +60,9 @@ def test_trainer_leaves_a_complete_run(tmp_path, mnist_data_dir, module, extra, 
     gan = keras.models.load_model(run_dir / "model.keras")
     assert type(gan) is cls and int(gan.g_optimizer.iterations) == 4
     assert gan.image_shape == (size, size, 1)
+    if "--precision=mixed_bfloat16" in extra:
+        assert gan.generator.get_layer("deconv_1").compute_dtype == "bfloat16"
+        assert metadata["image_shape"] == [64, 64, 1]  # and the export is float32 (tests/test_export.py)
     checkpoint = keras.models.load_model(run_dir / "checkpoints" / "epoch_001.keras")
     assert int(checkpoint.g_optimizer.iterations) == 2
     with open(run_dir / "history.csv") as f:
@@ -108,6 +112,8 @@ def test_missing_data_fails_fast_naming_the_import_command(tmp_path):
     ("--d_steps=0", "--d_steps"),
     ("--label_smoothing=1.5", "--label_smoothing"),
     ("--tflite=int4", "--tflite"),
+    ("--precision=fp8", "--precision"),
+    ("--strategy=tpu", "--strategy"),
 ])
 def test_bad_flags_are_rejected(tmp_path, flag, message):
     result = run_module("zoo.dcgan", flag, f"--output_dir={tmp_path / 'run'}")
@@ -135,3 +141,9 @@ def test_zoo_export_adds_versions_and_never_overwrites(tmp_path):
     assert sorted(os.listdir(export_dir / "mlp")) == ["1", "2"]
     result = run_module("zoo.export", f"--model={tmp_path / 'missing'}", f"--export_dir={export_dir}")
     assert result.returncode != 0 and "error:" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_multi_worker_without_tf_config_is_a_clear_error(tmp_path, mnist_data_dir):
+    env_free = run_module("zoo.dcgan", "--strategy=multi_worker", f"--data_dir={mnist_data_dir}",
+                          f"--output_dir={tmp_path / 'run'}")
+    assert env_free.returncode != 0 and "TF_CONFIG" in env_free.stderr

@@ -11,8 +11,10 @@ A run directory holds::
 
 import os
 import sys
+import tempfile
 
 import keras
+import tensorflow as tf
 from absl import flags
 
 from kgan import callbacks as kgan_callbacks
@@ -47,6 +49,13 @@ flags.DEFINE_integer("seed", 0, "Seed of weights, data order, noise and the samp
 flags.DEFINE_integer("grid_size", 8, "The sample grid is grid_size x grid_size.", lower_bound=1)
 flags.DEFINE_enum("verbose", "auto", ["auto", "0", "1", "2"], "Keras fit verbosity (1: progress bar).")
 flags.DEFINE_bool("export", True, "Export the trained model to --export_dir at the end.")
+flags.DEFINE_enum("precision", "float32", ["float32", "mixed_bfloat16", "mixed_float16"],
+                  "Keras dtype policy: mixed_bfloat16 is the CPU (AMX) win, mixed_float16 is for GPUs "
+                  "(with loss scaling). Output layers stay float32; exports are float32.")
+flags.DEFINE_enum("strategy", "default", ["default", "mirrored", "multi_worker"],
+                  "tf.distribute strategy: mirrored = all local GPUs; multi_worker reads TF_CONFIG. "
+                  "--batch_size is the global batch.")
+flags.DEFINE_bool("jit_compile", False, "XLA-compile the train step (slower on CPU here; try it on GPUs).")
 
 flags.register_multi_flags_validator(
     ["batch_size", "d_steps"], lambda f: f["batch_size"] >= f["d_steps"],
@@ -69,6 +78,23 @@ def check_output_dir(output_dir):
         raise PermissionError(f"Cannot write to --output_dir {output_dir}.")
 
 
+def make_strategy(name):
+    """The tf.distribute strategy for --strategy; returns (strategy, is_chief)."""
+    if name == "default":
+        return tf.distribute.get_strategy(), True
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy(), True
+    if "TF_CONFIG" not in os.environ:
+        raise ValueError("--strategy=multi_worker needs the TF_CONFIG environment variable "
+                         "(cluster and task; see README, 'Training on several machines').")
+    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    resolver = strategy.cluster_resolver
+    jobs = resolver.cluster_spec().jobs
+    is_chief = resolver.task_type == "chief" or (
+        resolver.task_type == "worker" and resolver.task_id == 0 and "chief" not in jobs)
+    return strategy, is_chief
+
+
 def adam(learning_rate):
     return keras.optimizers.Adam(learning_rate, beta_1=FLAGS.beta_1)
 
@@ -82,19 +108,30 @@ def train(model_name, build_model, extra_callbacks=None):
       extra_callbacks: optional callable (gan, output_dir, log_dir) -> list of
         further callbacks (e.g. latent traversal grids).
     """
+    strategy, is_chief = make_strategy(FLAGS.strategy)
     output_dir = FLAGS.output_dir or os.path.join("runs", model_name)
+    if not is_chief:  # only the chief writes the run; the other workers write to scratch
+        output_dir = tempfile.mkdtemp(prefix=f"kgan-worker-{strategy.cluster_resolver.task_id}-")
     check_output_dir(output_dir)
     keras.utils.set_random_seed(FLAGS.seed)
+    keras.config.set_dtype_policy(FLAGS.precision)
     spec = kgan_data.dataset_spec(FLAGS.dataset, FLAGS.data_dir)
     height, width, channels = spec["image_shape"]
     if FLAGS.image_size:
         height = width = FLAGS.image_size
-    gan = build_model((height, width, channels), spec["num_classes"])
+    with strategy.scope():
+        gan = build_model((height, width, channels), spec["num_classes"])
+        gan.compile(d_optimizer=adam(FLAGS.learning_rate),
+                    g_optimizer=adam(FLAGS.g_learning_rate or FLAGS.learning_rate),
+                    generator_loss=FLAGS.generator_loss, d_steps=FLAGS.d_steps,
+                    label_smoothing=FLAGS.label_smoothing, jit_compile=FLAGS.jit_compile)
     dataset = kgan_data.load_images(
         FLAGS.dataset, "train", batch_size=FLAGS.batch_size, image_size=FLAGS.image_size,
         with_labels=gan.conditional, data_dir=FLAGS.data_dir, seed=FLAGS.seed)
-    gan.compile(d_optimizer=adam(FLAGS.learning_rate), g_optimizer=adam(FLAGS.g_learning_rate or FLAGS.learning_rate),
-                generator_loss=FLAGS.generator_loss, d_steps=FLAGS.d_steps, label_smoothing=FLAGS.label_smoothing)
+    if FLAGS.strategy == "multi_worker":
+        options = tf.data.Options()  # one TFRecord file per split: shard by element, not by file
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        dataset = dataset.with_options(options)
     log_dir = os.path.join(output_dir, "logs")
     rows, cols = gan.grid_shape(FLAGS.grid_size)
     callbacks = [
@@ -113,7 +150,7 @@ def train(model_name, build_model, extra_callbacks=None):
     gan.save(os.path.join(output_dir, "model.keras"))
     print(f"Run saved in {output_dir}: model.keras, samples/, checkpoints/, logs/ "
           f"(tensorboard --logdir {log_dir}).")
-    if FLAGS.export:
+    if FLAGS.export and is_chief:
         metrics = {name: values[-1] for name, values in history.history.items() if values}
         path = export_model(gan, FLAGS.export_name or model_name, training_epochs=FLAGS.epochs, metrics=metrics)
         print(f"Exported to {path} (TF Serving config: {os.path.join(FLAGS.export_dir, 'models.config')}).")

@@ -29,9 +29,24 @@ class PresetGAN:
         config = keras.Model.get_config(self)
         config.update(dict(self._arch))
         config.update({"latent_dim": self.latent_dim, "latent_distribution": self.latent_distribution,
-                       "seed": self.seed})
+                       "seed": self.seed, "network_dtype_policy": _network_policy(self.generator)})
         return config
 
     @classmethod
     def from_config(cls, config):
-        return cls(**config)
+        # The networks are rebuilt from the architecture arguments under the dtype
+        # policy they were trained with (e.g. mixed_bfloat16), not the current global one.
+        config = dict(config)
+        policy = config.pop("network_dtype_policy", None)
+        previous = keras.config.dtype_policy()
+        if policy:
+            keras.config.set_dtype_policy(policy)
+        try:
+            return cls(**config)
+        finally:
+            keras.config.set_dtype_policy(previous)
+
+
+def _network_policy(network):
+    layers = [layer for layer in network.layers if not isinstance(layer, keras.layers.InputLayer)]
+    return layers[0].dtype_policy.name if layers else None
