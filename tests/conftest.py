@@ -12,6 +12,18 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def tiny_families():
+    """One tiny model per family, keyed by its export family name (seeded noise)."""
+    import kgan
+
+    return {
+        "dcgan": lambda: kgan.DCGAN(generator_filters=4, discriminator_filters=4, seed=0),
+        "gan": lambda: kgan.VanillaGAN(generator_units=(16,), discriminator_units=(8,), seed=0),
+        "cgan": lambda: kgan.ConditionalDCGAN(generator_filters=4, discriminator_filters=4, seed=0),
+        "infogan": lambda: kgan.ConvInfoGAN(seed=0),
+    }
+
+
 def write_idx_gz(path, array):
     """Writes a uint8 array as a gzipped IDX file (the MNIST format)."""
     array = np.asarray(array, np.uint8)

@@ -14,14 +14,10 @@ from tensorflow_serving.apis import prediction_log_pb2
 from tensorflow_serving.config import model_server_config_pb2
 
 import kgan
+from conftest import tiny_families
 from kgan import export, features, losses
 
-FAMILIES = {
-    "dcgan": lambda: kgan.DCGAN(generator_filters=4, discriminator_filters=4, seed=0),
-    "gan": lambda: kgan.VanillaGAN(generator_units=(16,), discriminator_units=(8,), seed=0),
-    "cgan": lambda: kgan.ConditionalDCGAN(generator_filters=4, discriminator_filters=4, seed=0),
-    "infogan": lambda: kgan.ConvInfoGAN(seed=0),
-}
+FAMILIES = tiny_families()
 EXPECTED_INPUTS = {
     "dcgan": {"generate": {"z": ([None, 100], tf.float32)}},
     "gan": {"generate": {"z": ([None, 100], tf.float32)}},

@@ -35,14 +35,10 @@ import pytest
 import tensorflow as tf
 
 import kgan
+from conftest import tiny_families
 from kgan import export, tflite
 
-FAMILIES = {
-    "dcgan": lambda: kgan.DCGAN(generator_filters=4, discriminator_filters=4, seed=0),
-    "gan": lambda: kgan.VanillaGAN(generator_units=(16,), discriminator_units=(8,), seed=0),
-    "cgan": lambda: kgan.ConditionalDCGAN(generator_filters=4, discriminator_filters=4, seed=0),
-    "infogan": lambda: kgan.ConvInfoGAN(seed=0),
-}
+FAMILIES = tiny_families()
 # variant: (max abs, mean abs, min correlation)
 TOLERANCES = {
     "float32": (1e-5, 1e-6, 0.999999),
