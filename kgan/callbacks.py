@@ -1,8 +1,10 @@
 """Keras callbacks for GAN training."""
 
+import json
 import os
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from kgan import images as image_utils
@@ -65,6 +67,176 @@ class SampleGrid(keras.callbacks.Callback):
                 tf.summary.image(self.name, grid[None], step=step)
             self._writer.flush()
         return self.last_path
+
+    def on_train_end(self, logs=None):
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
+class EvaluationCallback(keras.callbacks.Callback):
+    """Every N epochs, scores samples with the shipped MNIST classifier and keeps the best model.
+
+    Computes the Frechet distance (FID formula on the classifier's 128-d
+    features) of ``num_samples`` generated images against real images, and
+    the classifier score (Inception-Score formula), see `kgan.evaluation`.
+    The samples come from the SAME fixed latents every time (seed ``seed``;
+    balanced labels / categories for CGAN / InfoGAN), so epochs are compared
+    on equal terms. The real features are computed once, at the first
+    ``on_train_begin``: from ``real_images`` if given, else from up to
+    ``num_real`` images of the ``dataset`` test split.
+
+    GANs often get worse late in training, so whenever the Frechet distance
+    improves on the best so far, the model (with both optimizers) is saved to
+    ``checkpoint_path`` (written to a temporary file in the same folder, then
+    renamed over the old one: a crash never leaves a half-written best
+    model), with ``<checkpoint_path minus .keras>.json`` recording the epoch and
+    the values. Only 28x28x1 models can be scored (``on_train_begin`` raises
+    ValueError otherwise).
+
+    With ``log_dir``, writes TensorBoard scalars ``frechet_distance``,
+    ``classifier_score`` and ``best_frechet_distance`` under
+    ``<log_dir>/<name>`` at step = epoch number (1-based). The values are not
+    added to the epoch ``logs`` (they exist only every N epochs, which
+    CSVLogger does not allow); they are in ``callback.history`` (a list of
+    dicts) and ``best_value`` / ``best_epoch``.
+
+    Args:
+      every_n_epochs: evaluate after every N-th epoch.
+      num_samples: generated images per evaluation (2000: a few seconds on CPU;
+        Frechet distances at different sample sizes are not comparable).
+      checkpoint_path: where to keep the best model, e.g. ``runs/x/best.keras``
+        (None: keep nothing).
+      log_dir: TensorBoard log folder (None: no summaries).
+      real_images: optional real images ``[M, 28, 28, 1]`` in [-1, 1] (numpy,
+        or a tf.data.Dataset of images or ``(images, labels)`` batches).
+      dataset: tfds dataset of the real images when ``real_images`` is None.
+      data_dir: its tfds data dir.
+      num_real: real test images used when loading them (a seeded subset if
+        the split is larger).
+      seed: seed of the fixed latents and the real subset.
+      name: TensorBoard sub-folder.
+      verbose: print one line per evaluation.
+    """
+
+    def __init__(self, every_n_epochs=1, num_samples=2000, checkpoint_path=None, log_dir=None, real_images=None,
+                 dataset="mnist", data_dir=None, num_real=10000, seed=0, name="evaluation", verbose=1):
+        super().__init__()
+        for arg, value, minimum in (("every_n_epochs", every_n_epochs, 1), ("num_samples", num_samples, 2),
+                                    ("num_real", num_real, 2)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+                raise ValueError(f"{arg} must be an integer >= {minimum}, got {value!r}.")
+        if checkpoint_path is not None and not os.fspath(checkpoint_path).endswith(".keras"):
+            raise ValueError(f"checkpoint_path must end in .keras (a full Keras model), got {checkpoint_path!r}.")
+        self.every_n_epochs = every_n_epochs
+        self.num_samples = num_samples
+        self.checkpoint_path = os.fspath(checkpoint_path) if checkpoint_path is not None else None
+        self.log_dir = log_dir
+        self.real_images = real_images
+        self.dataset, self.data_dir, self.num_real = dataset, data_dir, num_real
+        self.seed = seed
+        self.name = name
+        self.verbose = verbose
+        self.best_value = float("inf")
+        self.best_epoch = None
+        self.history = []
+        self.real_statistics = None  # (mean, covariance) of the real features
+        self.real_count = None
+        self._latents = None
+        self._writer = None
+
+    # ---- setup -------------------------------------------------------------------
+
+    def _real_features(self):
+        from kgan import evaluation
+
+        images = self.real_images
+        if images is None:
+            images, _ = evaluation.real_images("test", self.num_real, self.seed, self.dataset, self.data_dir)
+        elif isinstance(images, tf.data.Dataset):
+            batches = [batch[0] if isinstance(batch, (tuple, list)) else batch for batch in images.as_numpy_iterator()]
+            images = np.concatenate(batches)
+        images = np.asarray(images, np.float32)
+        evaluation.check_image_shape(images.shape[1:], "The real image set")
+        return evaluation.classify(images)[1]
+
+    def prepare(self):
+        """Computes the real feature statistics and the fixed latents (done by ``on_train_begin``)."""
+        from kgan import evaluation, metrics
+
+        evaluation.check_image_shape(self.model.image_shape, "The model")
+        if self.real_statistics is None:
+            features = self._real_features()
+            self.real_statistics = metrics.feature_statistics(features)
+            self.real_count = len(features)
+        if self._latents is None:
+            sampler = evaluation.GANSampler(self.model)
+            self._latents = [sampler.latents(start, stop, evaluation._batch_seed(self.seed, index))[0]
+                             for index, start, stop in evaluation._batches(self.num_samples)]
+
+    def on_train_begin(self, logs=None):
+        self.prepare()
+        if self.log_dir and self._writer is None:
+            self._writer = tf.summary.create_file_writer(os.path.join(self.log_dir, self.name))
+
+    # ---- evaluation ------------------------------------------------------------------
+
+    def measure(self):
+        """Scores the model now: dict(frechet_distance, classifier_score)."""
+        from kgan import evaluation, metrics
+
+        images = np.concatenate([keras.ops.convert_to_numpy(self.model.generator(latents, training=False))
+                                 for latents in self._latents]).astype(np.float32)
+        logits, features = evaluation.classify(images)
+        mean, covariance = metrics.feature_statistics(features)
+        return {"frechet_distance": metrics.frechet_distance_from_statistics(mean, covariance, *self.real_statistics),
+                "classifier_score": metrics.classifier_score(logits)}
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every_n_epochs:
+            return
+        self.evaluate(epoch + 1)
+
+    def evaluate(self, step):
+        """Measures, logs and (on improvement) saves the model, for epoch ``step`` (1-based)."""
+        values = {key: float(value) for key, value in self.measure().items()}
+        value = values["frechet_distance"]
+        improved = bool(np.isfinite(value) and value < self.best_value)
+        if improved:
+            self.best_value, self.best_epoch = value, step
+            if self.checkpoint_path:
+                self._save_best(step, values)
+        self.history.append({"epoch": step, **values, "improved": improved})
+        if self._writer is not None:
+            with self._writer.as_default():
+                for key, scalar in values.items():
+                    tf.summary.scalar(key, scalar, step=step)
+                tf.summary.scalar("best_frechet_distance", self.best_value, step=step)
+            self._writer.flush()
+        if self.verbose:
+            saved = f"; saved {self.checkpoint_path}" if improved and self.checkpoint_path else ""
+            print(f"Epoch {step}: Frechet distance {value:.3f} (best {self.best_value:.3f} at epoch "
+                  f"{self.best_epoch}{saved}), classifier score {values['classifier_score']:.3f} "
+                  f"[{self.num_samples} samples vs {self.real_count} real images]", flush=True)
+        return values
+
+    def _save_best(self, step, values):
+        folder = os.path.dirname(os.path.abspath(self.checkpoint_path))
+        os.makedirs(folder, exist_ok=True)
+        base = os.path.basename(self.checkpoint_path)
+        tmp = os.path.join(folder, f".{base[:-len('.keras')]}.tmp-{os.getpid()}.keras")
+        try:
+            self.model.save(tmp)
+            os.replace(tmp, self.checkpoint_path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+        record = {"epoch": step, **values, "num_samples": self.num_samples, "num_real": self.real_count,
+                  "checkpoint": os.path.basename(self.checkpoint_path)}
+        json_path = self.checkpoint_path[:-len(".keras")] + ".json"
+        with open(json_path + ".tmp", "w") as f:
+            json.dump(record, f, indent=2)
+        os.replace(json_path + ".tmp", json_path)
 
     def on_train_end(self, logs=None):
         if self._writer is not None:

@@ -38,7 +38,7 @@ def test_trainer_leaves_a_complete_run(tmp_path, mnist_data_dir, module, extra, 
     run_dir, export_dir = tmp_path / "run", tmp_path / "exports"
     result = run_module(module, f"--data_dir={mnist_data_dir}", f"--output_dir={run_dir}", "--epochs=2",
                         "--batch_size=16", "--steps_per_epoch=2", "--grid_size=3", "--verbose=1",
-                        f"--export_dir={export_dir}", *(extra if "--tflite=float32" in extra else [*extra, "--tflite="]))
+                        f"--export_dir={export_dir}", "--eval_samples=16", *(extra if "--tflite=float32" in extra else [*extra, "--tflite="]))
     assert result.returncode == 0, result.stderr[-3000:]
     name = module.split(".")[1]
     version_dir = export_dir / name / "1"
@@ -57,6 +57,12 @@ def test_trainer_leaves_a_complete_run(tmp_path, mnist_data_dir, module, extra, 
             png = tf.io.decode_png(tf.io.read_file(str(run_dir / f"continuous_{code}" / "epoch_002.png")))
             assert png.shape == (3 * 30 + 2, 9 * 30 + 2, 1)
         assert "info_cat" in result.stdout
+    # 28x28x1 runs are scored every epoch with the shipped MNIST classifier; the best by FD is kept.
+    assert (run_dir / "best.keras").is_file() == (size == 28)
+    if size == 28:
+        with open(run_dir / "best.json") as f:
+            assert json.load(f)["epoch"] in (1, 2)
+        assert sorted(scalar_tags(run_dir / "logs" / "evaluation")["frechet_distance"]) == [1, 2]
     gan = keras.models.load_model(run_dir / "model.keras")
     assert type(gan) is cls and int(gan.g_optimizer.iterations) == 4
     assert gan.image_shape == (size, size, 1)

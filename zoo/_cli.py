@@ -5,12 +5,12 @@ A run directory holds::
   samples/epoch_NNN.png     sample grid from fixed latents, every epoch
   logs/                     TensorBoard: train/ (losses, D(x), D(G(z))), samples/
   checkpoints/epoch_NNN.keras   full model + both optimizers, every epoch
+  best.keras, best.json     the model with the best Frechet distance so far (MNIST-like runs)
   history.csv               per-epoch metrics
   model.keras               the final model
 """
 
 import os
-import sys
 import tempfile
 
 import keras
@@ -21,6 +21,7 @@ from kgan import callbacks as kgan_callbacks
 from kgan import data as kgan_data
 from kgan import losses
 from zoo._export import export_model
+from zoo._main import run_main
 
 FLAGS = flags.FLAGS
 
@@ -56,13 +57,18 @@ flags.DEFINE_enum("strategy", "default", ["default", "mirrored", "multi_worker"]
                   "tf.distribute strategy: mirrored = all local GPUs; multi_worker reads TF_CONFIG. "
                   "--batch_size is the global batch.")
 flags.DEFINE_bool("jit_compile", False, "XLA-compile the train step (slower on CPU here; try it on GPUs).")
+flags.DEFINE_integer("eval_every", 1,
+                     "Every N epochs score samples with the shipped MNIST classifier (Frechet distance, classifier "
+                     "score; 28x28x1 only), log them to TensorBoard logs/evaluation/ and keep the best model by "
+                     "Frechet distance as best.keras (0: off).", lower_bound=0)
+flags.DEFINE_integer("eval_samples", 2000, "Generated images per --eval_every evaluation.", lower_bound=6)
 
 flags.register_multi_flags_validator(
     ["batch_size", "d_steps"], lambda f: f["batch_size"] >= f["d_steps"],
     message="--batch_size must be >= --d_steps: each of the d_steps D updates takes batch_size // "
             "d_steps real images.")
 
-RUN_FILES = ("model.keras", "checkpoints", "samples", "logs", "history.csv")
+RUN_FILES = ("model.keras", "checkpoints", "samples", "logs", "history.csv", "best.keras", "best.json")
 
 
 def check_output_dir(output_dir):
@@ -119,6 +125,12 @@ def train(model_name, build_model, extra_callbacks=None):
     height, width, channels = spec["image_shape"]
     if FLAGS.image_size:
         height = width = FLAGS.image_size
+    score_images = (height, width, channels) == (28, 28, 1)
+    if FLAGS["eval_every"].present and FLAGS.eval_every and not score_images:
+        raise ValueError(
+            f"--eval_every scores 28x28x1 images with the shipped MNIST classifier; this run makes "
+            f"{height}x{width}x{channels} images. Pass --eval_every=0.")
+    evaluate = FLAGS.eval_every > 0 and score_images and (FLAGS.dataset == "mnist" or FLAGS["eval_every"].present)
     with strategy.scope():
         gan = build_model((height, width, channels), spec["num_classes"])
         gan.compile(d_optimizer=adam(FLAGS.learning_rate),
@@ -138,6 +150,9 @@ def train(model_name, build_model, extra_callbacks=None):
         kgan_callbacks.SampleGrid(os.path.join(output_dir, "samples"), rows, cols, seed=FLAGS.seed,
                                   log_dir=log_dir),
         *(extra_callbacks(gan, output_dir, log_dir) if extra_callbacks else []),
+        *([kgan_callbacks.EvaluationCallback(
+            FLAGS.eval_every, FLAGS.eval_samples, checkpoint_path=os.path.join(output_dir, "best.keras"),
+            log_dir=log_dir, dataset=FLAGS.dataset, data_dir=FLAGS.data_dir, seed=FLAGS.seed)] if evaluate else []),
         keras.callbacks.TensorBoard(log_dir),
         keras.callbacks.ModelCheckpoint(os.path.join(output_dir, "checkpoints", "epoch_{epoch:03d}.keras")),
         keras.callbacks.CSVLogger(os.path.join(output_dir, "history.csv")),
@@ -161,12 +176,6 @@ def main_for(model_name, build_model, extra_callbacks=None):
     """Returns an absl main that trains and turns expected errors into one-line messages."""
 
     def main(argv):
-        if len(argv) > 1:
-            raise SystemExit(f"Unexpected arguments: {' '.join(argv[1:])} (flags are --name=value).")
-        try:
-            train(model_name, build_model, extra_callbacks)
-        except (kgan_data.DataNotFoundError, FileExistsError, PermissionError, ValueError) as error:
-            print(f"error: {error}", file=sys.stderr)
-            raise SystemExit(2) from None
+        run_main(lambda: train(model_name, build_model, extra_callbacks), argv)
 
     return main

@@ -28,10 +28,11 @@ Existing PNGs are never overwritten unless ``--overwrite`` is passed.
 
 import math
 import os
-import sys
 
 import numpy as np
 from absl import app, flags
+
+from zoo._main import run_main
 
 flags.DEFINE_string("model", None,
                     "A zoo run directory (holding model.keras, as zoo.dcgan leaves it) or a .keras file. "
@@ -168,13 +169,7 @@ def run():
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise SystemExit(f"Unexpected arguments: {' '.join(argv[1:])} (flags are --name=value).")
-    try:
-        run()
-    except (ValueError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        raise SystemExit(2) from None
+    run_main(run, argv)
 
 
 if __name__ == "__main__":
