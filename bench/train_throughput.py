@@ -1,7 +1,7 @@
 """DCGAN training throughput: kgan `fit` vs. hand-written TF loops (float32 and mixed_bfloat16).
 
-  python bench/train_throughput.py            # full run (~5-8 min on a 2-core CPU)
-  python bench/train_throughput.py --quick    # smoke run (< 2 min)
+  python bench/train_throughput.py            # full run (about 3-6 min on a 2-core CPU)
+  python bench/train_throughput.py --quick    # smoke run (under 1 min)
 
 Three ways to train the SAME DCGAN (`kgan.DCGAN(image_shape=(28, 28, 1),
 generator_filters=F, discriminator_filters=F)`'s networks, identical initial
@@ -10,8 +10,14 @@ weights, Adam(2e-4, beta_1=0.5) for both nets, batch B), each in float32 and in
 
 (a) kgan: ``gan.fit(dataset.repeat(), steps_per_epoch=N, epochs=1, verbose=0)``
     once per round on the `kgan.data.load_images("mnist")` pipeline, re-using
-    the compiled model, as a user runs it (the wall time of the whole `fit`
-    call is counted, its per-call overhead included).
+    the compiled model, as a user runs it. Counted: from calling `fit` to its
+    ``on_train_end``, so fit's set-up, the new iterator's shuffle-buffer fill
+    and the epoch end are in (a) (printed apart as well, with the steady state
+    inside `fit`). Not counted, but printed: the time from ``on_train_end``
+    until `fit` returns, i.e. the deletion of the dataset iterator, which in
+    TF 2.21 can block until tf.data's autotune thread next wakes up (its
+    period doubles from 10 ms to 60 s, so the stall depends on how long the
+    iterator lived, i.e. on this benchmark's round length, not on kgan's step).
 (b) the same alternating algorithm written as a `tf.function` the way the
     PyTorch DCGAN example writes it: ONE G forward per step; D updates on the
     real batch and on ``stop_gradient(fake)`` (two forward passes, BatchNorm in
@@ -30,9 +36,11 @@ Every variant is traced and warmed up first; then the timing alternates:
 every round runs each variant for ``--steps_per_round`` steps (the order
 rotating from round to round) and a 4096x4096 matmul per dtype, so background
 load on a shared machine hits all variants alike. Reported: the median
-images/s per variant over the rounds, the ratios a/b, a/c and a_bf16/a_fp32
-with PASS/FAIL against the targets, and the achieved GFLOP/s against the
-matmul's GFLOP/s measured in the same rounds.
+images/s per variant over the rounds; the ratios a/b, a/c and a_bf16/a_fp32,
+each as the median over the rounds of the ratio within a round (the two
+variants ran back to back, so load changes between rounds cancel; PASS/FAIL
+against the targets uses it) and as the ratio of the two medians; and the
+achieved GFLOP/s against the matmul's GFLOP/s measured in the same rounds.
 
 FLOPs are counted analytically from the built Keras networks (2 x MACs of
 every Dense / Conv2D / Conv2DTranspose layer; BatchNorm, activations, losses
@@ -54,9 +62,10 @@ from that same dataset object (so `fit` reads the cache). If MNIST is not
 prepared (see zoo/import_data.py), a synthetic uint8 dataset with the same
 cache/shuffle/batch/convert structure is used and the output says so.
 
-PyTorch on CPU (the PyTorch DCGAN example's loop, same layers, float32 and
-bf16 autocast) is timed as a further peer only if ``import torch`` works; it
-is an optional extra, never needed.
+PyTorch on CPU (the PyTorch DCGAN example's loop on the same layers, built
+from the Keras networks, channels first, torch's own initialization; float32
+and bf16 autocast; one cached real batch) is timed as a further peer only if
+``import torch`` works; it is an optional extra, never needed.
 
 ``--jit_compile`` compiles every variant with XLA (measured slower on a CPU;
 off by default, as `fit`'s "auto" is on a CPU-only machine).
@@ -66,7 +75,6 @@ import contextlib
 import os
 import platform
 import statistics
-import sys
 import time
 import warnings
 
@@ -77,14 +85,17 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 flags.DEFINE_integer("batch_size", 128, "Batch size B (images per training step).", lower_bound=1)
 flags.DEFINE_integer("filters", 32, "generator_filters = discriminator_filters (the zoo default).", lower_bound=1)
 flags.DEFINE_integer("latent_dim", 100, "Size of z.", lower_bound=1)
-flags.DEFINE_integer("rounds", 7, "Timed rounds (every round runs every variant once).", lower_bound=1)
-flags.DEFINE_integer("steps_per_round", 12, "Training steps per variant and round.", lower_bound=1)
+flags.DEFINE_integer("rounds", 10, "Timed rounds (every round runs every variant once).", lower_bound=1)
+flags.DEFINE_integer("steps_per_round", 30, "Training steps per variant and round (one fit call each for (a)).",
+                     lower_bound=1)
 flags.DEFINE_integer("warmup_steps", 3, "Untimed steps per variant first (tracing included).", lower_bound=1)
 flags.DEFINE_list("precisions", ["float32", "mixed_bfloat16"], "Keras dtype policies to time.")
 flags.DEFINE_bool("jit_compile", False, "XLA-compile every variant (fit's jit_compile, tf.function's).")
 flags.DEFINE_integer("matmul_size", 4096, "n of the n x n x n reference matmul.", lower_bound=1)
 flags.DEFINE_integer("matmul_repeats", 2, "Reference matmuls per dtype and round.", lower_bound=1)
 flags.DEFINE_bool("torch", True, "Also time PyTorch on CPU if `import torch` works.")
+flags.DEFINE_bool("data_autotune", False, "Turn tf.data autotuning back on in the input pipeline (kgan.data "
+                  "turns it off: with it, deleting fit's iterator stalls for up to seconds).")
 flags.DEFINE_string("data_dir", None, "tfds data dir (default: kgan.data's default).")
 flags.DEFINE_integer("seed", 0, "Seed of the networks' initial weights and of kgan's latents.")
 flags.DEFINE_bool("quick", False, "Smoke run: 2 rounds of 3 steps, 1 warm-up step, 2048 matmul "
@@ -234,10 +245,7 @@ class KganFit:
             self.gan.compile(d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
                              g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5), jit_compile=jit_compile)
         self.dataset = dataset.repeat()
-        self.steady = []  # seconds/step from batch 1 to batch N-1 of each timed fit call
-        self.overhead = []  # the call's seconds (to on_train_end) - N x that
-        self.teardown = []  # seconds from on_train_end until fit returned (iterator deletion)
-        self.with_teardown = []  # seconds/step of the whole call, teardown included
+        self.calls = []  # the timed fit calls' breakdowns (seconds), see run()
 
     def run(self, steps, record=False):
         """Seconds from calling fit to its on_train_end (the teardown after it is recorded apart)."""
@@ -246,14 +254,22 @@ class KganFit:
         self.gan.fit(self.dataset, steps_per_epoch=steps, epochs=1, verbose=0, callbacks=[clock])
         returned = time.perf_counter()
         seconds = clock.train_end - start
-        if record:
-            self.teardown.append(returned - clock.train_end)
-            self.with_teardown.append((returned - start) / steps)
-            if steps >= 3:
-                per_step = (clock.begins[-1] - clock.begins[1]) / (steps - 2)
-                self.steady.append(per_step)
-                self.overhead.append(seconds - steps * per_step)
+        if record and steps >= 3:
+            begins = clock.begins
+            steady = (begins[-1] - begins[1]) / (steps - 2)  # steps 2 .. N-1: one train_function call each
+            self.calls.append({
+                "steady": steady,
+                "overhead": seconds - steps * steady,  # all of the call that is not N steady steps:
+                "setup": begins[0] - start,  # fit's set-up before the first step
+                "first_step": begins[1] - begins[0] - steady,  # first step's extra: new iterator, shuffle buffer
+                "end": clock.train_end - begins[-1] - steady,  # after the last step: epoch end, metrics
+                "teardown": returned - clock.train_end,  # after on_train_end until fit returned
+                "with_teardown": (returned - start) / steps,
+            })
         return seconds
+
+    def median(self, key):
+        return statistics.median(call[key] for call in self.calls)
 
 
 class _TFLoop:
@@ -491,10 +507,8 @@ def main(argv):
         raise app.UsageError(f"--precisions must be a non-empty subset of {PRECISIONS}, got {FLAGS.precisions}.")
     precisions = list(dict.fromkeys(FLAGS.precisions))
 
-    import numpy as np
-    import tensorflow as tf
     import keras
-    import kgan
+    import tensorflow as tf
 
     total_start = time.perf_counter()
     batch = FLAGS.batch_size
@@ -508,6 +522,11 @@ def main(argv):
 
     # ---- input pipeline, measured alone (and its cache filled) -------------
     dataset, source = make_dataset(batch, FLAGS.data_dir, FLAGS.seed)
+    if FLAGS.data_autotune:
+        options = tf.data.Options()
+        options.autotune.enabled = True
+        dataset = dataset.with_options(options)
+        source += ", tf.data autotune ON (--data_autotune)"
     pipeline = measure_pipeline(dataset, batch)
     print(f"\nInput pipeline: {source}")
     for label, p in zip(("epoch 1 (read + decode + fill cache)", "epoch 2 (from the cache)"), pipeline):
@@ -578,38 +597,45 @@ def main(argv):
     print(f"\n{'variant':<42} {'precision':<15} {'ms/step':>8} {'images/s':>9} {'(min-max)':>13} "
           f"{'GFLOP/s':>8} {'% matmul':>8}")
     rate = {}
+    per_round = {}  # (algorithm, precision) -> seconds/step in each round
     for variant in variants:
         per_step = statistics.median(seconds[variant])
         rates = [batch / s for s in seconds[variant]]
         rate[variant.algorithm, variant.precision] = batch / per_step
+        per_round[variant.algorithm, variant.precision] = seconds[variant]
         gflops = flops[variant.algorithm] / per_step / 1e9
+        share = 100 * gflops / ref_for(variant.precision)
         print(f"{variant.name:<42} {variant.precision:<15} {per_step * 1e3:>8.1f} {batch / per_step:>9.1f} "
-              f"{f'({min(rates):.0f}-{max(rates):.0f})':>13} {gflops:>8.1f} {100 * gflops / ref_for(variant.precision):>7.1f}%")
+              f"{f'({min(rates):.0f}-{max(rates):.0f})':>13} {gflops:>8.1f} {share:>7.1f}%")
     for variant in variants:
-        if not isinstance(variant, KganFit):
+        if not isinstance(variant, KganFit) or not variant.calls:
             continue
-        if variant.steady:
-            steady = statistics.median(variant.steady)
-            print(f"  (a) {variant.precision}: inside fit {steady * 1e3:.1f} ms/step from batch 2 on "
-                  f"({batch / steady:.1f} images/s); per-call overhead (new iterator, shuffle buffer fill, "
-                  f"callbacks) {statistics.median(variant.overhead) * 1e3:.0f} ms per {FLAGS.steps_per_round}-step call")
-        with_teardown = statistics.median(variant.with_teardown)
-        stalls = sum(t > 0.1 for t in variant.teardown)
-        print(f"  (a) {variant.precision}: fit's iterator teardown after on_train_end: median "
-              f"{statistics.median(variant.teardown) * 1e3:.0f} ms, max {max(variant.teardown) * 1e3:.0f} ms, "
-              f"> 100 ms in {stalls}/{len(variant.teardown)} calls; counted in: {with_teardown * 1e3:.1f} ms/step "
+        steady, ms = variant.median("steady"), lambda key: f"{variant.median(key) * 1e3:.0f} ms"
+        print(f"  (a) {variant.precision}: inside fit {steady * 1e3:.1f} ms/step = {batch / steady:.1f} images/s "
+              f"(steps 2..N-1); each {FLAGS.steps_per_round}-step fit call adds {ms('overhead')} (set-up "
+              f"{ms('setup')}, first step +{ms('first_step')}: new iterator + shuffle buffer fill, end {ms('end')})")
+        teardown = [call["teardown"] for call in variant.calls]
+        with_teardown = variant.median("with_teardown")
+        print(f"      then fit's iterator teardown (after on_train_end, not in (a)): median "
+              f"{statistics.median(teardown) * 1e3:.0f} ms, max {max(teardown) * 1e3:.0f} ms, > 100 ms in "
+              f"{sum(t > 0.1 for t in teardown)}/{len(teardown)} calls; counted in: {with_teardown * 1e3:.1f} ms/step "
               f"= {batch / with_teardown:.1f} images/s")
-    print("  (the teardown is tf.data's: deleting an iterator of an AUTOTUNE pipeline waits for its autotune\n"
-          "   thread's next wake-up, the period doubling from 10 ms up to 60 s; it is timed apart, not in (a))")
+    print("  (the teardown is tf.data's: deleting an iterator of an AUTOTUNE pipeline can wait for its autotune\n"
+          "   thread's next wake-up, whose period doubles from 10 ms up to 60 s; so it is timed apart)")
 
-    print("\nRatios of median images/s (targets: float32 on the 2-core CPU)")
+    print("\nRatios of images/s. 'paired': the median over the rounds of the ratio within each round (the two\n"
+          "variants ran back to back, so a change in background load cancels; the targets use it); its range;\n"
+          "'of medians': the ratio of the two medians above.")
+    print(f"  {'':<44} {'paired':>7} {'(min-max)':>13} {'of medians':>11}")
     checks = []
 
     def ratio(label, num, den, target=None):
         if num not in rate or den not in rate:
             return
-        value = rate[num] / rate[den]
-        line = f"  {label:<44} {value:5.2f}x"
+        paired = [d / n for n, d in zip(per_round[num], per_round[den])]
+        value = statistics.median(paired)
+        line = (f"  {label:<44} {value:6.2f}x {f'({min(paired):.2f}-{max(paired):.2f})':>13} "
+                f"{rate[num] / rate[den]:10.2f}x")
         if target is not None:
             ok = value >= target
             checks.append(ok)
@@ -619,6 +645,12 @@ def main(argv):
     ratio("kgan fit / (b)            float32", ("a", "float32"), ("b", "float32"), TARGET_A_OVER_B)
     ratio("kgan fit / (c) tutorial   float32", ("a", "float32"), ("c", "float32"), TARGET_A_OVER_C)
     ratio("kgan fit mixed_bfloat16 / float32", ("a", "mixed_bfloat16"), ("a", "float32"), TARGET_BF16_SPEEDUP)
+    for precision in precisions:
+        fit = next((v for v in variants if isinstance(v, KganFit) and v.precision == precision), None)
+        if fit is not None and len(fit.calls) == FLAGS.rounds:
+            per_round["a_steady", precision] = [call["steady"] for call in fit.calls]
+            rate["a_steady", precision] = batch / fit.median("steady")
+            ratio(f"kgan inside fit / (b)     {precision}", ("a_steady", precision), ("b", precision))
     ratio("kgan fit / (b)            mixed_bfloat16", ("a", "mixed_bfloat16"), ("b", "mixed_bfloat16"))
     ratio("kgan fit / (c) tutorial   mixed_bfloat16", ("a", "mixed_bfloat16"), ("c", "mixed_bfloat16"))
     ratio("(b) mixed_bfloat16 / float32", ("b", "mixed_bfloat16"), ("b", "float32"))
@@ -626,11 +658,11 @@ def main(argv):
     ratio("kgan fit / PyTorch        float32", ("a", "float32"), ("torch", "float32"))
     ratio("kgan fit / PyTorch        mixed_bfloat16", ("a", "mixed_bfloat16"), ("torch", "mixed_bfloat16"))
 
-    fastest = max(rate.values())
+    fastest = max(batch / statistics.median(seconds[v]) for v in variants)
     headroom = pipeline[1]["images_per_s"] / fastest
     ok = headroom >= TARGET_PIPELINE_HEADROOM
     checks.append(ok)
-    print(f"  {'input pipeline (cached) / fastest variant':<44} {headroom:5.0f}x   target >= "
+    print(f"  {'input pipeline (cached) / fastest variant':<44} {headroom:6.0f}x {'':>13} {'':>11}   target >= "
           f"{TARGET_PIPELINE_HEADROOM:.0f}x  {verdict(ok)} (uncached first epoch: "
           f"{pipeline[0]['images_per_s'] / fastest:.0f}x)")
     print(f"\n{sum(checks)}/{len(checks)} targets met; total {time.perf_counter() - total_start:.0f} s")
