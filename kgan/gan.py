@@ -318,13 +318,8 @@ class GAN(keras.Model):
             fake_logits, fake_aux = self.split_discriminator_outputs(self.discriminate(
                 fake_images, self.fake_conditions(latents), training=True, frozen=True))
             g_loss = self._generator_loss_fn(fake_logits)
-            total = g_loss + self._regularization(self.generator)
-            auxiliary = self.auxiliary_loss(fake_aux, latents, discriminator_step=False)
-            if auxiliary is not None:
-                total += auxiliary
-            scaled = self.g_optimizer.scale_loss(_per_replica(total))
-        variables = self.generator.trainable_variables
-        self.g_optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
+            objective = self._objective(g_loss, self.generator, self.g_optimizer, fake_aux, latents, False)
+        self._apply(tape, self.g_optimizer, self.generator, objective)
         self.g_loss_tracker.update_state(g_loss)
         return g_loss
 
@@ -335,14 +330,23 @@ class GAN(keras.Model):
             fake_logits, fake_aux = self.split_discriminator_outputs(
                 self.discriminate(fake_images, self.fake_conditions(latents), training=True))
             d_loss = losses.discriminator_loss(real_logits, fake_logits, self.label_smoothing)
-            total = d_loss + self._regularization(self.discriminator)
-            auxiliary = self.auxiliary_loss(fake_aux, latents, discriminator_step=True)
-            if auxiliary is not None:
-                total += auxiliary
-            scaled = self.d_optimizer.scale_loss(_per_replica(total))
-        variables = self.discriminator.trainable_variables
-        self.d_optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
+            objective = self._objective(d_loss, self.discriminator, self.d_optimizer, fake_aux, latents, True)
+        self._apply(tape, self.d_optimizer, self.discriminator, objective)
         self._update_d_metrics(d_loss, real_logits, fake_logits)
+
+    def _objective(self, loss, network, optimizer, fake_aux, latents, discriminator_step):
+        """What ``network`` minimizes: its adversarial loss + its weight regularizers + the
+        auxiliary term, scaled for the replica count and (mixed_float16) loss scaling."""
+        total = loss + self._regularization(network)
+        auxiliary = self.auxiliary_loss(fake_aux, latents, discriminator_step=discriminator_step)
+        if auxiliary is not None:
+            total += auxiliary
+        return optimizer.scale_loss(_per_replica(total))
+
+    @staticmethod
+    def _apply(tape, optimizer, network, objective):
+        variables = network.trainable_variables
+        optimizer.apply_gradients(zip(tape.gradient(objective, variables), variables))
 
     def _update_d_metrics(self, d_loss, real_logits, fake_logits):
         self.d_loss_tracker.update_state(d_loss)
