@@ -16,6 +16,7 @@ and every other component is interpolated linearly / averaged.
 - `load_gan`: a GAN from a zoo run directory or a ``.keras`` file.
 """
 
+import json
 import math
 import os
 import zipfile
@@ -201,7 +202,64 @@ def _generate(gan, latents):
     return keras.ops.convert_to_numpy(gan.generator(latents, training=False)).astype(np.float32)
 
 
+class ExportedGAN:
+    """The latent tools' view of a SavedModel export (`kgan.export`): plain TF, no Keras model.
+
+    Latents come from the export's ``sample`` signature (CGAN labels cycle
+    0, 1, 2, ...), images from ``generate``; latents keep the Keras models'
+    structure (``z``; ``[z, one-hot label]``; ``[z, one-hot code, continuous]``).
+    Exports take integer labels/codes, so mixing one-hots (interpolating or
+    averaging across classes) is refused with a clear error.
+
+    Args:
+      export_dir: a version directory holding saved_model.pb and kgan_metadata.json.
+    """
+
+    def __init__(self, export_dir):
+        with open(os.path.join(export_dir, "kgan_metadata.json")) as f:
+            self.metadata = json.load(f)
+        self.export_dir = export_dir
+        self.family = self.metadata["family"]
+        self.latent_dim = self.metadata["latent_dim"]
+        self.image_shape = tuple(self.metadata["image_shape"])
+        self._signatures = tf.saved_model.load(export_dir).signatures
+
+    def sample_latents(self, batch_size, seed=0):
+        inputs = {"num_images": tf.constant(batch_size, tf.int32), "seed": tf.constant(seed or 0, tf.int32)}
+        if self.family == "cgan":
+            inputs["label"] = tf.range(batch_size, dtype=tf.int32) % self.metadata["num_classes"]
+        out = self._signatures["sample"](**inputs)
+        if self.family == "cgan":
+            return [out["z"], tf.one_hot(out["label"], self.metadata["num_classes"])]
+        if self.family == "infogan":
+            return [out["z"], tf.one_hot(out["categorical_code"], self.metadata["num_categories"]),
+                    out["continuous_code"]]
+        return out["z"]
+
+    def generator(self, latents, training=False):
+        """Images for latents in the Keras structure, through the ``generate`` signature."""
+        if self.family in ("cgan", "infogan"):
+            ids = self._ids(latents[1])
+            inputs = {"z": latents[0], ("label" if self.family == "cgan" else "categorical_code"): ids}
+            if self.family == "infogan":
+                inputs["continuous_code"] = tf.convert_to_tensor(latents[2], tf.float32)
+        else:
+            inputs = {"z": latents}
+        inputs["z"] = tf.convert_to_tensor(inputs["z"], tf.float32)
+        return self._signatures["serving_default"](**inputs)["images"]
+
+    @staticmethod
+    def _ids(one_hot):
+        one_hot = np.asarray(one_hot, np.float32)
+        if not np.allclose(one_hot.max(axis=1), 1.0) or not np.allclose(one_hot.sum(axis=1), 1.0):
+            raise ValueError("Exports take integer labels/codes: interpolate or average only latents of the "
+                             "same label, or use the run's model.keras to mix labels.")
+        return tf.constant(one_hot.argmax(axis=1), tf.int32)
+
+
 def _check_gan(gan):
+    if isinstance(gan, ExportedGAN):
+        return
     if not isinstance(gan, GAN):
         raise TypeError(f"Expected a kgan.GAN (e.g. kgan.DCGAN or keras.models.load_model('model.keras')), "
                         f"got {type(gan).__name__}.")
@@ -409,11 +467,12 @@ def load_gan(path):
 
     Args:
       path: a run directory holding ``model.keras`` (as ``zoo.dcgan`` leaves
-        it) or a ``.keras`` file saved with ``gan.save(...)``. SavedModel
-        export directories are not supported (yet).
+        it), a ``.keras`` file saved with ``gan.save(...)``, or an export
+        directory (a version, or ``exports/<name>`` for its latest version).
 
     Returns:
-      The GAN (uncompiled: the optimizers are not needed to generate).
+      The GAN (uncompiled: the optimizers are not needed to generate), or an
+      `ExportedGAN` for an export.
 
     Raises:
       FileNotFoundError: ``path`` does not exist.
@@ -421,15 +480,19 @@ def load_gan(path):
         be loaded, or holds a model that is not a kgan GAN.
     """
     path = os.fspath(path)
-    hint = "pass a zoo run directory (holding model.keras) or a .keras file saved with gan.save(...)"
+    hint = ("pass a zoo run directory (holding model.keras), a .keras file saved with gan.save(...) "
+            "or an export directory (exports/<name>[/<version>])")
     if not os.path.exists(path):
         raise FileNotFoundError(f"Model path {path} does not exist: {hint}.")
     if os.path.isdir(path):
         model_file = os.path.join(path, "model.keras")
+        from kgan.evaluation import find_export_dir  # evaluation imports this module
+
+        export_dir = find_export_dir(path)
         if os.path.isfile(model_file):
             path = model_file
-        elif os.path.exists(os.path.join(path, "saved_model.pb")):
-            raise ValueError(f"{path} is a SavedModel export directory, which is not supported yet: {hint}.")
+        elif export_dir and os.path.isfile(os.path.join(export_dir, "kgan_metadata.json")):
+            return ExportedGAN(export_dir)
         else:
             raise ValueError(f"{path} is a directory without model.keras (an unfinished run?): {hint}.")
     elif not path.endswith(".keras"):

@@ -1,5 +1,6 @@
 """Latent-space exploration (kgan.latent, zoo.latent): interpolation, latent arithmetic, the CLI."""
 
+import os
 import re
 
 import keras
@@ -366,3 +367,37 @@ def test_cli_errors_are_one_line(tmp_path, args, message):
     assert len(errors) == 1 and re.search(message, errors[0]), result.stderr[-2000:]
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_latent_tools_work_on_exports(tmp_path):
+    """An export dir (plain TF SavedModel) works in place of the Keras model."""
+    from kgan import export
+
+    keras.utils.set_random_seed(0)
+    for gan in (kgan.DCGAN(generator_filters=2, discriminator_filters=2, seed=0),
+                kgan.ConditionalDCGAN(generator_filters=2, discriminator_filters=2, seed=0)):
+        path = export.export_saved_model(gan, str(tmp_path / "exports"), tflite_variants=())
+        exported = latent.load_gan(os.path.dirname(path))  # exports/<name>: its latest version
+        assert isinstance(exported, latent.ExportedGAN)
+        latents = exported.sample_latents(4, seed=1)
+        np.testing.assert_allclose(exported.generator(latents).numpy(),
+                                   gan.generator(latents, training=False).numpy(), atol=1e-5)
+        if gan.conditional:
+            # Mixing one-hot labels cannot go through an int label input: a clear error...
+            with pytest.raises(ValueError, match="integer labels"):
+                latent.interpolation_grid(exported, rows=2, steps=3, seed=0)
+            # ...while z interpolates between two latents of the same label (rows 0 and 10: label 0).
+            both = exported.sample_latents(11, seed=0)
+            start, end = ([part[i] for part in both] for i in (0, 10))
+            images = exported.generator(latent.interpolate(start, end, 3)).numpy()
+            assert images.shape == (3, 28, 28, 1)
+        else:
+            grid = latent.interpolation_grid(exported, rows=2, steps=3, seed=0)
+            assert grid.shape == (6, 28, 28, 1) and np.abs(grid).max() <= 1
+            result = latent.latent_arithmetic(exported, [0, 1], [2], [3], seed=0, variants=2)
+            assert result["result_images"].shape[0] == 3
+    out = tmp_path / "png"
+    done = run_module("zoo.latent", f"--model={tmp_path / 'exports' / 'dcgan'}", "--mode=interpolate",
+                      f"--output_dir={out}", "--rows=2", "--steps=3")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (out / "interpolation_linear.png").is_file()

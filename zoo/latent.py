@@ -35,8 +35,8 @@ from absl import app, flags
 from zoo._main import run_main
 
 flags.DEFINE_string("model", None,
-                    "A zoo run directory (holding model.keras, as zoo.dcgan leaves it) or a .keras file. "
-                    "SavedModel export directories (exports/) are not supported yet (a later issue).")
+                    "A zoo run directory (holding model.keras, as zoo.dcgan leaves it), a .keras file, or an "
+                    "export directory (exports/<name>[/<version>]).")
 flags.DEFINE_enum("mode", "samples", ["samples", "interpolate", "arithmetic"],
                   "samples: numbered candidates to pick --a/--b/--c from; interpolate: rows of interpolations; "
                   "arithmetic: mean(a) - mean(b) + mean(c).")
