@@ -214,7 +214,7 @@ class _Endpoints:
         self.discriminator = float32_model(gan.discriminator)
         self.features = None
         if family(gan) == "dcgan":
-            self.features = features_lib.discriminator_features(_Shim(self.discriminator))
+            self.features = features_lib.discriminator_features(self.discriminator)
         self.image_spec = tf.TensorSpec([None, *gan.image_shape], tf.float32, name="images")
 
     def generator_specs(self):
@@ -284,13 +284,6 @@ class _Endpoints:
 
     def features_fn(self, inputs):
         return {"features": self.features(_check_range(inputs["images"]), training=False)}
-
-
-class _Shim:
-    """Lets `kgan.features` read a (float32) discriminator as if it were a GAN's."""
-
-    def __init__(self, discriminator):
-        self.discriminator = discriminator
 
 
 def _archive(gan):

@@ -59,13 +59,14 @@ def discriminator_features(gan, grid=GRID):
     """A Keras model ``images -> [N, F]`` of the DCGAN paper's discriminator features.
 
     Args:
-      gan: a trained `kgan.DCGAN` (or any GAN whose discriminator has Conv2D layers).
+      gan: a trained `kgan.DCGAN` (or any GAN whose discriminator has Conv2D
+        layers), or such a discriminator itself.
       grid: cells per side of the max-pooling grid.
 
     Returns:
       A functional `keras.Model` sharing D's layers (inference mode).
     """
-    d = gan.discriminator
+    d = getattr(gan, "discriminator", gan)
     if isinstance(d.input, (list, tuple)):
         raise ValueError("discriminator_features needs an unconditional discriminator (images only).")
     pooled = [keras.layers.Flatten(name=f"{layer.name}_flat")(AdaptiveMaxPool(grid, name=f"{layer.name}_pool")(

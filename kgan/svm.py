@@ -123,11 +123,6 @@ def _to_float(images):
 # ---- features --------------------------------------------------------------------
 
 
-class _Shim:
-    def __init__(self, discriminator):
-        self.discriminator = discriminator
-
-
 def _keras_extractor(model):
     def extract(images):
         out = [np.asarray(model.predict_on_batch(_to_float(images[i:i + _BATCH_SIZE])), np.float32)
@@ -220,7 +215,7 @@ def _gan_extractors(gan, description, seed):
     trained = features.discriminator_features(gan)
     keras.utils.set_random_seed(seed)
     fresh = keras.models.clone_model(gan.discriminator)
-    random = features.discriminator_features(_Shim(fresh))
+    random = features.discriminator_features(fresh)
     return {"image_shape": tuple(gan.image_shape), "description": description,
             "trained": _keras_extractor(trained), "random": _keras_extractor(random)}
 
