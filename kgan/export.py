@@ -46,7 +46,6 @@ from kgan.models.infogan import InfoGAN
 MAX_SAMPLE_IMAGES = 1024
 METADATA_FILE = "kgan_metadata.json"
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
-SIGNATURES = ("serving_default", "generate", "sample", "discriminate", "features")
 _RANGE_TOLERANCE = 1e-3
 
 
