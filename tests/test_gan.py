@@ -215,3 +215,26 @@ def test_save_load_and_resume_custom_networks(tmp_path):
     np.testing.assert_array_equal(gan.predict(z, verbose=0), loaded.predict(z, verbose=0))
     loaded.fit(data, epochs=1, verbose=0)  # resumes: iteration counts carry on
     assert int(loaded.g_optimizer.iterations) == 4 and int(loaded.d_optimizer.iterations) == 8
+
+
+def _all_state(gan):
+    """Every variable a train step could touch but the metrics (which fit resets): weights, BN
+    statistics, dropout RNG state, both optimizers, the noise state."""
+    variables = list(gan.variables) + list(gan.d_optimizer.variables) + list(gan.g_optimizer.variables)
+    variables += [gan.seed_generator.state]
+    return [np.array(keras.ops.convert_to_numpy(v)) for v in variables]
+
+
+@pytest.mark.parametrize("d_steps", [1, 2])
+def test_out_of_range_batch_changes_no_state_at_all(d_steps):
+    gan = make_gan(optimizer=keras.optimizers.Adam, d_steps=d_steps)
+    gan.fit(real_images(8), batch_size=4, epochs=1, verbose=0)  # traced, every variable exists
+    before = _all_state(gan)
+    bad = real_images(4)
+    bad[1] = 3.0
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"\[-1, 1\]"):
+        gan.fit(bad, batch_size=4, epochs=1, verbose=0)
+    after = _all_state(gan)
+    assert len(before) == len(after)
+    for old, new in zip(before, after):
+        np.testing.assert_array_equal(old, new)
