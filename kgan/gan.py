@@ -32,6 +32,7 @@ from kgan import losses
 
 LATENT_DISTRIBUTIONS = ("normal", "uniform")
 _NOISE_STATE_KEY = "noise_seed_state"
+_LAYER_SEED_KEY = "layer_seed_state_"
 
 
 def _check_positive_int(name, value):
@@ -120,6 +121,7 @@ class GAN(keras.Model):
         """
         if isinstance(data, (tuple, list)):
             data = data[0]
+        _refuse_dict(data)
         return data, None
 
     def grid_shape(self, grid_size):
@@ -414,13 +416,22 @@ class GAN(keras.Model):
                 f"Real images must be floating point in [-1, 1], got dtype {images.dtype.name}: "
                 "scale them with images / 127.5 - 1 (kgan.data.load_images does this)."
             )
-        got = tuple(images.shape[1:])
-        if len(got) != 3 or any(g is not None and g != e for g, e in zip(got, self.image_shape)):
-            raise ValueError(
-                f"Real images have shape [N, {', '.join(map(str, got))}] but the generator makes "
-                f"images of shape [N, {', '.join(map(str, self.image_shape))}]; resize the data "
-                "(e.g. kgan.data.load_images(image_size=...)) or build the models for this shape."
-            )
+        fix = ("resize the data (e.g. kgan.data.load_images(image_size=...)) or build the models for "
+               "this shape.")
+        expected = f"[N, {', '.join(map(str, self.image_shape))}]"
+        shape_check = None
+        if images.shape.rank is not None:
+            got = tuple(images.shape[1:])
+            if len(got) != 3 or any(g is not None and g != e for g, e in zip(got, self.image_shape)):
+                raise ValueError(f"Real images have shape [N, {', '.join(map(str, got))}] but the generator "
+                                 f"makes images of shape {expected}; {fix}")
+        if images.shape.rank is None or None in tuple(images.shape[1:]):
+            # Keras retraces with relaxed (unknown) shapes after other batch sizes: check at run time.
+            got = tf.strings.reduce_join(tf.strings.as_string(tf.shape(images)[1:]), separator=",")
+            shape_check = tf.debugging.Assert(
+                tf.equal(got, ",".join(map(str, self.image_shape))),
+                [f"Real images must have shape {expected}; {fix} Got [N, ...] with [...] =", got])
+        images = after_checks(images, shape_check)
         check = tf.debugging.assert_less_equal(
             tf.reduce_max(tf.abs(tf.cast(images, tf.float32))),
             1.0 + 1e-3,
@@ -442,11 +453,23 @@ class GAN(keras.Model):
         latents = self.sample_latents(num_images, seed=seed if seed is not None else _fresh_seed())
         return keras.ops.convert_to_numpy(self.generator(latents, training=False)).astype("float32")
 
+    def fit(self, x=None, y=None, *args, **kwargs):
+        """`keras.Model.fit`, refusing empty data (which would silently train nothing)."""
+        empty = (hasattr(x, "__len__") and not isinstance(x, (tf.data.Dataset, dict)) and len(x) == 0) or (
+            isinstance(x, tf.data.Dataset) and int(x.cardinality()) == 0)
+        if empty:
+            raise ValueError("fit() got no training data (0 examples): check the dataset (split, filters, "
+                             "batch_size with drop_remainder).")
+        return super().fit(x, y, *args, **kwargs)
+
     def save_own_variables(self, store):
-        # Keras does not save SeedGenerator states; the noise state is part of
-        # the training state, so a resumed run continues the same z sequence.
+        # Keras saves no SeedGenerator state (neither the noise's nor the dropout layers'):
+        # they are part of the training state, so a resumed run continues the same z and
+        # dropout sequences.
         super().save_own_variables(store)
         store[_NOISE_STATE_KEY] = keras.ops.convert_to_numpy(self.seed_generator.state)
+        for i, state in enumerate(self._layer_seed_states()):
+            store[f"{_LAYER_SEED_KEY}{i}"] = keras.ops.convert_to_numpy(state)
 
     def load_own_variables(self, store):
         own = self._trainable_variables + self._non_trainable_variables
@@ -454,6 +477,17 @@ class GAN(keras.Model):
             variable.assign(store[f"{i}"])
         if _NOISE_STATE_KEY in store.keys():
             self.seed_generator.state.assign(store[_NOISE_STATE_KEY])
+        for i, state in enumerate(self._layer_seed_states()):
+            if f"{_LAYER_SEED_KEY}{i}" in store.keys():
+                state.assign(store[f"{_LAYER_SEED_KEY}{i}"])
+
+    def _layer_seed_states(self):
+        """The RNG states of G's and D's layers (e.g. Dropout), in a fixed order."""
+        states = []
+        for network in (self.generator, self.discriminator):
+            for layer in network._flatten_layers(include_self=True):  # pylint: disable=protected-access
+                states += [generator.state for generator in getattr(layer, "_seed_generators", [])]
+        return states
 
     def get_config(self):
         config = super().get_config()
@@ -474,6 +508,13 @@ class GAN(keras.Model):
         for key in ("generator", "discriminator"):
             config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)
+
+
+def _refuse_dict(data):
+    if isinstance(data, dict):
+        raise TypeError(
+            f"fit batches must be images or (images, labels), got a dict with keys {sorted(data)}: map it, "
+            'e.g. ds.map(lambda ex: ex["image"]), or use kgan.data.load_images.')
 
 
 def _multi_worker(strategy):

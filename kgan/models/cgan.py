@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kgan.gan import GAN, _check_positive_int, _fresh_seed, after_checks
+from kgan.gan import GAN, _check_positive_int, _fresh_seed, _refuse_dict, after_checks
 from kgan.models._common import PresetGAN, check_image_shape
 from kgan.models.dcgan import build_dcgan_discriminator, build_dcgan_generator
 
@@ -78,6 +78,7 @@ class CGAN(GAN):
         return [z, tf.one_hot(labels, self.num_classes)]
 
     def unpack_batch(self, data):
+        _refuse_dict(data)
         if not isinstance(data, (tuple, list)) or len(data) < 2:
             raise ValueError(
                 "CGAN.fit needs (images, labels) batches with integer labels, e.g. "

@@ -166,6 +166,8 @@ class InfoGAN(GAN):
             continuous = np.asarray(continuous, np.float32)
             if continuous.ndim != 2 or continuous.shape[1] != self.num_continuous:
                 raise ValueError(f"continuous must have shape [N, {self.num_continuous}], got {continuous.shape}.")
+            if not np.isfinite(continuous).all():
+                raise ValueError("continuous codes must be finite (no NaN/Inf).")
         sizes = {len(v) for v in (categories, continuous) if v is not None} | (
             {num_images} if num_images is not None else set())
         if len(sizes) != 1:
