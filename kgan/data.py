@@ -502,6 +502,37 @@ def _check_split(split, builder):
             )
 
 
+def _split_size(builder, split):
+    try:
+        return builder.info.splits[split].num_examples
+    except Exception as error:  # pylint: disable=broad-except
+        raise ValueError(f"The size of split {split!r} is not known: {error}") from None
+
+
+def batches_per_pass(dataset="mnist", split="train", batch_size=128, data_dir=None):
+    """Full batches in one pass over a prepared tfds split (the zoo's default epoch)."""
+    _check_positive_int("batch_size", batch_size)
+    builder = _prepared_builder(dataset, data_dir)
+    _check_split(split, builder)
+    return _split_size(builder, split) // batch_size
+
+
+def _resumable_stream(examples, num_examples, batch_size, seed, start_batch):
+    """Endless batches: pass ``p`` is a full permutation of the examples drawn from ``(seed, p)``;
+    the stream starts at batch ``start_batch``."""
+    per_pass = num_examples // batch_size
+    whole = examples.batch(num_examples)  # one element: the split (from the in-memory cache)
+
+    def one_pass(pass_index):
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(num_examples), seed=tf.stack([tf.constant(seed, tf.int64), pass_index]))
+        permuted = whole.map(lambda *split: tuple(tf.gather(t, order) for t in split))
+        return permuted.unbatch().batch(batch_size, drop_remainder=True)
+
+    first_pass, skip = divmod(start_batch, per_pass)
+    return tf.data.Dataset.range(first_pass, 2**62).flat_map(one_pass).skip(skip)
+
+
 def load_images(
     dataset: str = "mnist",
     split: str = "train",
@@ -514,6 +545,7 @@ def load_images(
     seed: Optional[int] = None,
     drop_remainder: bool = True,
     cache: bool = True,
+    start_batch: Optional[int] = None,
 ) -> tf.data.Dataset:
     """Batched float32 images in [-1, 1] from a prepared tfds dataset.
 
@@ -532,6 +564,13 @@ def load_images(
       seed: optional seed for reproducible shuffling.
       drop_remainder: drop the last partial batch (static batch dimension).
       cache: cache the decoded uint8 images in memory after the first epoch.
+      start_batch: if set, an endless *resumable* stream instead of one pass:
+        pass ``p`` over the data is a full permutation drawn from ``(seed, p)``
+        (``shuffle_buffer`` is not used; the split is held in memory),
+        so batch ``i`` of the stream depends only on ``(seed, i)``, and the
+        stream starts at batch ``start_batch``. A run resumed at batch ``i``
+        sees exactly the batches an uninterrupted run would. Needs ``seed``,
+        ``shuffle`` and ``drop_remainder``.
 
     Returns:
       `tf.data.Dataset` of images [B, H, W, C] float32, or of
@@ -546,6 +585,12 @@ def load_images(
     _check_positive_int("shuffle_buffer", shuffle_buffer)
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
         raise ValueError(f"seed must be an int or None, got {seed!r}.")
+    if start_batch is not None:
+        if isinstance(start_batch, bool) or not isinstance(start_batch, (int, np.integer)) or start_batch < 0:
+            raise ValueError(f"start_batch must be a non-negative int, got {start_batch!r}.")
+        if seed is None or not shuffle or not drop_remainder:
+            raise ValueError("A resumable stream (start_batch=...) needs seed=<int>, shuffle=True and "
+                             "drop_remainder=True: its order must be a function of the seed.")
     builder = _prepared_builder(dataset, data_dir)
     _check_split(split, builder)
     features = builder.info.features
@@ -569,7 +614,8 @@ def load_images(
             )
 
     read_config = tfds.ReadConfig(shuffle_seed=seed) if seed is not None else None
-    ds = builder.as_dataset(split=split, shuffle_files=shuffle, read_config=read_config)
+    # A resumable stream reads files in order: its passes are shuffled by seed below.
+    ds = builder.as_dataset(split=split, shuffle_files=shuffle and start_batch is None, read_config=read_config)
 
     def convert(image):  # uint8 [..., H, W, C] -> float32 in [-1, 1]
         image = tf.cast(image, tf.float32) / 127.5 - 1.0
@@ -585,9 +631,12 @@ def load_images(
     ds = ds.map(select, num_parallel_calls=tf.data.AUTOTUNE)
     if cache:  # compact uint8 cache (unless variable-shape images were resized)
         ds = ds.cache()
-    if shuffle:
-        ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    if start_batch is not None:
+        ds = _resumable_stream(ds, _split_size(builder, split), batch_size, seed, start_batch)
+    else:
+        if shuffle:
+            ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+        ds = ds.batch(batch_size, drop_remainder=drop_remainder)
     if static:  # convert / resize whole batches: much faster than per example
         if with_labels:
             ds = ds.map(lambda x, y: (convert(x), y), num_parallel_calls=tf.data.AUTOTUNE)
