@@ -26,7 +26,6 @@ unconditional models, whose z both come from a stateless ``[seed, 0]`` stream,
 and differ for CGAN/InfoGAN).
 """
 
-import json
 import os
 import time
 
@@ -183,17 +182,21 @@ class SavedModelSampler(Sampler):
     def __init__(self, export_dir):
         import tensorflow as tf
 
-        metadata_path = os.path.join(export_dir, "kgan_metadata.json")
-        if not os.path.isfile(metadata_path):
-            raise ValueError(f"{export_dir} is a SavedModel without kgan_metadata.json: not a kgan export "
-                             "(export with python -m zoo.export).")
-        with open(metadata_path) as f:
-            self.metadata = json.load(f)
+        from kgan.latent import read_export_metadata
+
+        self.metadata = read_export_metadata(export_dir)
+        family = self.metadata.get("family", "gan")
+        required = ["image_shape"] + {"cgan": ["num_classes"], "infogan": ["num_categories"]}.get(family, [])
+        missing = [key for key in required if key not in self.metadata]
+        if missing:
+            raise ValueError(f"{export_dir}/kgan_metadata.json lacks {missing}: the export is corrupt or from "
+                             "another tool; re-export the run with python -m zoo.export.")
         try:
             self.loaded = tf.saved_model.load(export_dir)
         except Exception as error:  # corrupt or partial SavedModels raise many types
             raise ValueError(f"Could not load the SavedModel in {export_dir} ({type(error).__name__}: "
-                             f"{' '.join(str(error).split())[:300]}).") from None
+                             f"{' '.join(str(error).split())[:300]}); the export is corrupt or incomplete: "
+                             "re-export the run with python -m zoo.export.") from None
         if "sample" not in self.loaded.signatures:
             raise ValueError(f"The export {export_dir} has no 'sample' signature (not a kgan export?).")
         self.export_dir = export_dir

@@ -17,10 +17,14 @@ without kgan:
 * ``features`` (unconditional conv discriminators, i.e. DCGAN): ``images`` ->
   ``features`` float32 [None, F] (see `kgan.features`).
 
-Bad requests (non-finite z, labels or codes out of range, images outside
-[-1, 1], num_images outside [1, MAX_SAMPLE_IMAGES]) fail with an
-InvalidArgumentError naming the problem; wrong shapes/dtypes are rejected by
-the signatures themselves.
+Bad requests fail with an InvalidArgumentError naming the input and what it
+must be: wrong shapes (checked at run time: neither TF Serving nor a Python
+caller's fallback to the flat signature enforces the declared shapes), inputs
+disagreeing on the batch size or holding no row, non-finite z or codes, labels
+or codes out of range, images outside [-1, 1], num_images or seed that are not
+one integer, num_images outside [1, MAX_SAMPLE_IMAGES]. Wrong dtypes are
+rejected by TF before the graph runs (its message names the expected
+TensorSpec).
 
 Next to the model: ``kgan_metadata.json`` (latent/label/code sizes, image shape,
 value range, training epochs, metrics) and ``assets.extra/tf_serving_warmup_requests``
@@ -40,6 +44,7 @@ import tensorflow as tf
 
 from kgan import features as features_lib
 from kgan import losses
+from kgan.gan import GAN
 from kgan.models.cgan import CGAN
 from kgan.models.infogan import InfoGAN
 
@@ -173,12 +178,64 @@ def serving_generator(gan):
 
 # ---- signatures -------------------------------------------------------------
 
+def _after(tensor, *checks):
+    """``tensor``, computed only once the given assertion ops have passed."""
+    with tf.control_dependencies(checks):
+        return tf.identity(tensor)
+
+
+def _shape_text(shape):
+    return "[" + ", ".join("N" if d is None else str(d) for d in shape) + "]"
+
+
+def _check_shape(tensor, shape, name):
+    """``tensor`` after a run-time check that its shape is ``shape`` (None: any size).
+
+    A signature's TensorSpec is not enforced when it runs: TF Serving feeds
+    whatever a request holds, and so does a Python caller whose arguments fail
+    the binding (TF then calls the flat signature), while the graph was
+    optimized for the declared shape. So the actual shape is compared, as text
+    (the declared dims cannot be constant-folded away), before anything runs.
+    """
+    actual = tf.strings.reduce_join(tf.strings.as_string(tf.shape(tensor)), separator=", ")
+    ok = tf.strings.regex_full_match(actual, ", ".join(r"\d+" if d is None else str(d) for d in shape))
+    message = tf.strings.join([f"{name} must have shape {_shape_text(shape)}, got [", actual, "]"])
+    return _after(tensor, tf.debugging.Assert(ok, [message]))
+
+
+def _check_batch(tensors):
+    """``tensors`` (by name) after a run-time check that they share one batch size N >= 1."""
+    names = list(tensors)
+    sizes = [tf.shape(tensors[name])[0] for name in names]
+    ok = tf.reduce_all(tf.stack([size >= 1 for size in sizes] + [tf.equal(size, sizes[0]) for size in sizes[1:]]))
+    if len(names) == 1:
+        parts = [f"{names[0]} must hold at least one row (batch size N >= 1), got N = ", tf.strings.as_string(sizes[0])]
+    else:
+        parts = [f"{', '.join(names)} must have the same batch size N >= 1 (one row per image), got"]
+        for index, (name, size) in enumerate(zip(names, sizes)):
+            parts += [f"{',' if index else ''} {name}: ", tf.strings.as_string(size)]
+    check = tf.debugging.Assert(ok, [tf.strings.join(parts)])
+    return {name: _after(tensor, check) for name, tensor in tensors.items()}
+
+
+def _check_scalar(value, name):
+    """``value`` as a scalar, after a run-time check that it holds exactly one integer.
+
+    A one-element vector (what TF Serving's row-format REST requests make of a
+    scalar) is accepted as that scalar.
+    """
+    flat = tf.reshape(value, [-1])
+    values = tf.strings.reduce_join(tf.strings.as_string(flat), separator=", ")
+    ok = tf.strings.regex_full_match(values, r"-?\d+")
+    message = tf.strings.join([f"{name} must be one int32 scalar, got [", tf.strings.substr(values, 0, 80), "]"])
+    with tf.control_dependencies([tf.debugging.Assert(ok, [message])]):
+        return tf.identity(flat[0])
+
+
 def _check_ids(ids, count, name):
     message = f"{name} must be in [0, {count - 1}]"
-    checks = [tf.debugging.assert_greater_equal(ids, 0, message=message),
-              tf.debugging.assert_less(ids, count, message=message)]
-    with tf.control_dependencies(checks):
-        return tf.identity(ids)
+    return _after(ids, tf.debugging.assert_greater_equal(ids, 0, message=message),
+                  tf.debugging.assert_less(ids, count, message=message))
 
 
 def _check_finite(values, name):
@@ -189,18 +246,28 @@ def _check_range(images):
     check = tf.debugging.assert_less_equal(
         tf.reduce_max(tf.abs(images)), 1.0 + _RANGE_TOLERANCE,
         message="images must be float32 in [-1, 1] (pixels / 127.5 - 1)")
-    with tf.control_dependencies([check]):
-        return tf.identity(images)
+    return _after(images, check)
+
+
+def _checked_shapes(inputs, shapes):
+    """The inputs named in ``shapes`` after their shape and shared batch-size checks."""
+    return _check_batch({name: _check_shape(inputs[name], shape, name) for name, shape in shapes.items()})
 
 
 def _checked_inputs(gan, inputs):
     """Validates a request's generator inputs inside the graph."""
-    checked = {"z": _check_finite(inputs["z"], "z")}
+    shapes = {"z": (None, gan.latent_dim)}
     if isinstance(gan, CGAN):
-        checked["label"] = _check_ids(inputs["label"], gan.num_classes, "label")
+        shapes["label"] = (None,)
     if isinstance(gan, InfoGAN):
-        checked["categorical_code"] = _check_ids(inputs["categorical_code"], gan.num_categories, "categorical_code")
-        checked["continuous_code"] = _check_finite(inputs["continuous_code"], "continuous_code")
+        shapes.update(categorical_code=(None,), continuous_code=(None, gan.num_continuous))
+    checked = _checked_shapes(inputs, shapes)
+    checked["z"] = _check_finite(checked["z"], "z")
+    if isinstance(gan, CGAN):
+        checked["label"] = _check_ids(checked["label"], gan.num_classes, "label")
+    if isinstance(gan, InfoGAN):
+        checked["categorical_code"] = _check_ids(checked["categorical_code"], gan.num_categories, "categorical_code")
+        checked["continuous_code"] = _check_finite(checked["continuous_code"], "continuous_code")
     return checked
 
 
@@ -237,12 +304,12 @@ class _Endpoints:
         return specs
 
     def sample(self, inputs):
-        gan, n, seed = self.gan, inputs["num_images"], inputs["seed"]
+        gan = self.gan
+        n, seed = _check_scalar(inputs["num_images"], "num_images"), _check_scalar(inputs["seed"], "seed")
         count_ok = tf.debugging.assert_equal(
             tf.logical_and(n >= 1, n <= MAX_SAMPLE_IMAGES), True,
             message=f"num_images must be in [1, {MAX_SAMPLE_IMAGES}]")
-        with tf.control_dependencies([count_ok]):
-            n = tf.identity(n)
+        n = _after(n, count_ok)
 
         def stream(index):
             return tf.stack([seed, tf.constant(index, tf.int32)])
@@ -253,7 +320,7 @@ class _Endpoints:
             z = tf.random.stateless_normal([n, gan.latent_dim], stream(0))
         latents = {"z": z}
         if isinstance(gan, CGAN):
-            label = inputs["label"]
+            label = _check_shape(inputs["label"], (None,), "label")
             size_ok = tf.debugging.assert_equal(
                 tf.logical_or(tf.size(label) == 1, tf.size(label) == n), True,
                 message="label must hold 1 or num_images class ids")
@@ -272,17 +339,22 @@ class _Endpoints:
         return specs
 
     def discriminate(self, inputs):
-        images = _check_range(inputs["images"])
+        shapes = {"images": (None, *self.gan.image_shape)}
+        if isinstance(self.gan, CGAN):
+            shapes["label"] = (None,)
+        checked = _checked_shapes(inputs, shapes)
+        images = _check_range(checked["images"])
         d_inputs = images
         if isinstance(self.gan, CGAN):
-            label = _check_ids(inputs["label"], self.gan.num_classes, "label")
+            label = _check_ids(checked["label"], self.gan.num_classes, "label")
             d_inputs = [images, tf.one_hot(label, self.gan.num_classes)]
         outputs = self.discriminator(d_inputs, training=False)
         logits = outputs[0] if isinstance(self.gan, InfoGAN) else outputs
         return {"probability": losses.probability_real(logits)}
 
     def features_fn(self, inputs):
-        return {"features": self.features(_check_range(inputs["images"]), training=False)}
+        images = _checked_shapes(inputs, {"images": (None, *self.gan.image_shape)})["images"]
+        return {"features": self.features(_check_range(images), training=False)}
 
 
 def _archive(gan):
@@ -331,8 +403,18 @@ def export_saved_model(gan, base_dir="exports", model_name=None, version=None, t
     Returns:
       The version directory.
     """
+    if not isinstance(gan, GAN):
+        raise TypeError(f"export_saved_model needs a kgan.GAN (e.g. kgan.latent.load_gan('runs/dcgan')), got "
+                        f"{type(gan).__name__}; an existing export is re-served as it is, not re-exported.")
+    if isinstance(tflite_variants, str):
+        tflite_variants = (tflite_variants,)
+    if tflite_variants:
+        from kgan import tflite  # imports this module
+
+        for variant in tflite_variants:
+            tflite.file_name(variant)  # ValueError naming the known variants, before any work
     model_name = model_name or family(gan)
-    if not _NAME.match(model_name):
+    if not isinstance(model_name, str) or not _NAME.match(model_name):
         raise ValueError(f"model_name {model_name!r} must be letters, digits, '_', '.', '-' (a TF Serving name).")
     existing = versions(base_dir, model_name)
     if version is None:
@@ -344,6 +426,11 @@ def export_saved_model(gan, base_dir="exports", model_name=None, version=None, t
         raise FileExistsError(
             f"{path} already exists; exports are never overwritten. Omit the version to use the next free "
             f"one ({(existing[-1] + 1) if existing else 1}).")
+    if os.path.exists(base_dir) and not os.path.isdir(base_dir):
+        raise NotADirectoryError(f"The export base directory {base_dir} is a file; pass a directory (--export_dir).")
+    if os.path.exists(os.path.dirname(path)) and not os.path.isdir(os.path.dirname(path)):
+        raise NotADirectoryError(f"{os.path.dirname(path)} is a file, not a model directory of versions; pass "
+                                 "another model name or export directory.")
     os.makedirs(os.path.dirname(path), exist_ok=True)
     staging = tempfile.mkdtemp(prefix=f".{version}-", dir=os.path.dirname(path))
     try:
@@ -354,8 +441,6 @@ def export_saved_model(gan, base_dir="exports", model_name=None, version=None, t
                     "metrics": {k: float(v) for k, v in (metrics or {}).items()}}
         write_warmup_requests(staging, gan, model_name)
         if tflite_variants:
-            from kgan import tflite  # imports this module
-
             files = tflite.export_tflite(gan, os.path.join(staging, "tflite"), tflite_variants)
             metadata["tflite"] = {variant: os.path.relpath(file, staging) for variant, file in files.items()}
         with open(os.path.join(staging, METADATA_FILE), "w") as f:

@@ -202,6 +202,33 @@ def _generate(gan, latents):
     return keras.ops.convert_to_numpy(gan.generator(latents, training=False)).astype(np.float32)
 
 
+def _assertion_message(error):
+    """The one-line message of a failed in-graph check (a tf InvalidArgumentError), without TF's node trace."""
+    text = getattr(error, "message", None) or str(error)
+    if "assertion failed:" in text:
+        text = text[text.index("assertion failed:") + len("assertion failed:"):]
+    text = text.split("[[{{node")[0].split(" [Condition")[0].split("\n\t")[0]
+    return _one_line(text.strip())
+
+
+def read_export_metadata(export_dir):
+    """The ``kgan_metadata.json`` dict of an export (ValueError if missing or not a JSON object)."""
+    path = os.path.join(export_dir, "kgan_metadata.json")
+    if not os.path.isfile(path):
+        raise ValueError(f"{export_dir} is a SavedModel without kgan_metadata.json: not a kgan export (export a "
+                         "run with python -m zoo.export).")
+    try:
+        with open(path) as f:
+            metadata = json.load(f)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path} is not valid JSON ({_one_line(error)}): the export is corrupt; re-export the "
+                         "run with python -m zoo.export.") from None
+    if not isinstance(metadata, dict):
+        raise ValueError(f"{path} holds a {type(metadata).__name__}, not a JSON object: the export is corrupt; "
+                         "re-export the run with python -m zoo.export.")
+    return metadata
+
+
 class ExportedGAN:
     """The latent tools' view of a SavedModel export (`kgan.export`): plain TF, no Keras model.
 
@@ -215,20 +242,54 @@ class ExportedGAN:
       export_dir: a version directory holding saved_model.pb and kgan_metadata.json.
     """
 
+    # metadata keys the latent tools need, by family
+    _REQUIRED = {"gan": ("latent_dim", "image_shape"), "dcgan": ("latent_dim", "image_shape"),
+                 "cgan": ("latent_dim", "image_shape", "num_classes"),
+                 "infogan": ("latent_dim", "image_shape", "num_categories", "num_continuous")}
+
     def __init__(self, export_dir):
-        with open(os.path.join(export_dir, "kgan_metadata.json")) as f:
-            self.metadata = json.load(f)
+        self.metadata = read_export_metadata(export_dir)
         self.export_dir = export_dir
-        self.family = self.metadata["family"]
+        self.family = self.metadata.get("family")
+        if self.family not in self._REQUIRED:
+            raise ValueError(f"{export_dir}/kgan_metadata.json names no known model family ({self.family!r}, "
+                             f"expected one of {sorted(self._REQUIRED)}): the export is corrupt; re-export the run "
+                             "with python -m zoo.export.")
+        missing = [key for key in self._REQUIRED[self.family] if key not in self.metadata]
+        if missing:
+            raise ValueError(f"{export_dir}/kgan_metadata.json lacks {missing}: the export is corrupt or from "
+                             "another tool; re-export the run with python -m zoo.export.")
         self.latent_dim = self.metadata["latent_dim"]
         self.image_shape = tuple(self.metadata["image_shape"])
-        self._signatures = tf.saved_model.load(export_dir).signatures
+        try:
+            self._signatures = tf.saved_model.load(export_dir).signatures
+        except Exception as error:  # corrupt or partial SavedModels raise many types
+            raise ValueError(f"Could not load the SavedModel in {export_dir} ({type(error).__name__}: "
+                             f"{_one_line(error)}); the export is corrupt or incomplete: re-export the run with "
+                             "python -m zoo.export.") from None
+        missing = [name for name in ("sample", "serving_default") if name not in self._signatures]
+        if missing:
+            raise ValueError(f"The export {export_dir} has no {missing} signature(s): not a kgan export "
+                             "(export with python -m zoo.export).")
+
+    def _call(self, signature, inputs):
+        try:
+            return self._signatures[signature](**inputs)
+        except tf.errors.InvalidArgumentError as error:
+            raise ValueError(f"The export {self.export_dir} rejected the {signature!r} request: "
+                             f"{_assertion_message(error)}") from None
 
     def sample_latents(self, batch_size, seed=0):
+        from kgan.export import MAX_SAMPLE_IMAGES
+
+        if batch_size > MAX_SAMPLE_IMAGES:
+            raise ValueError(f"An export draws at most {MAX_SAMPLE_IMAGES} latents at a time (its sample "
+                             f"signature's limit), {batch_size} were asked for: lower --num_candidates / --rows "
+                             "(two latents per row), or use the run's model.keras.")
         inputs = {"num_images": tf.constant(batch_size, tf.int32), "seed": tf.constant(seed or 0, tf.int32)}
         if self.family == "cgan":
             inputs["label"] = tf.range(batch_size, dtype=tf.int32) % self.metadata["num_classes"]
-        out = self._signatures["sample"](**inputs)
+        out = self._call("sample", inputs)
         if self.family == "cgan":
             return [out["z"], tf.one_hot(out["label"], self.metadata["num_classes"])]
         if self.family == "infogan":
@@ -246,12 +307,14 @@ class ExportedGAN:
         else:
             inputs = {"z": latents}
         inputs["z"] = tf.convert_to_tensor(inputs["z"], tf.float32)
-        return self._signatures["serving_default"](**inputs)["images"]
+        return self._call("serving_default", inputs)["images"]
 
     @staticmethod
     def _ids(one_hot):
         one_hot = np.asarray(one_hot, np.float32)
-        if not np.allclose(one_hot.max(axis=1), 1.0) or not np.allclose(one_hot.sum(axis=1), 1.0):
+        exact = np.round(one_hot)
+        if (not np.allclose(one_hot, exact, atol=1e-5) or exact.min(initial=0.0) < 0
+                or not np.all(exact.sum(axis=1) == 1)):
             raise ValueError("Exports take integer labels/codes: interpolate or average only latents of the "
                              "same label, or use the run's model.keras to mix labels.")
         return tf.constant(one_hot.argmax(axis=1), tf.int32)
@@ -491,7 +554,7 @@ def load_gan(path):
         export_dir = find_export_dir(path)
         if os.path.isfile(model_file):
             path = model_file
-        elif export_dir and os.path.isfile(os.path.join(export_dir, "kgan_metadata.json")):
+        elif export_dir:
             return ExportedGAN(export_dir)
         else:
             raise ValueError(f"{path} is a directory without model.keras (an unfinished run?): {hint}.")

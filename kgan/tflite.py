@@ -236,18 +236,36 @@ def _decode(name):
     return name.decode("utf-8") if isinstance(name, bytes) else name
 
 
+_FILE_HINT = "pass a .tflite file written by kgan.tflite.export_tflite (exports/<name>/<version>/tflite/)"
+
+
+def _what(model):
+    return "The data" if isinstance(model, (bytes, bytearray, memoryview)) else os.fspath(model)
+
+
 def _model_bytes(model):
     if isinstance(model, (bytes, bytearray, memoryview)):
         return bytes(model)
-    with open(os.fspath(model), "rb") as f:
+    path = os.fspath(model)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"TF-Lite model {path} does not exist: {_FILE_HINT}.")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{path} is a directory, not a TF-Lite model: {_FILE_HINT}.")
+    with open(path, "rb") as f:
         return f.read()
 
 
-def _root(model):
-    data = _model_bytes(model)
+def _root(data, what):
     if len(data) < 8 or data[4:8] != b"TFL3":
-        raise ValueError("Not a TF-Lite flatbuffer (no TFL3 identifier).")
-    return data, litert_schema.Model.GetRootAs(data, 0)
+        raise ValueError(f"Not a TF-Lite flatbuffer (no TFL3 identifier): {what} holds another format; "
+                         f"{_FILE_HINT}.")
+    return litert_schema.Model.GetRootAs(data, 0)
+
+
+def _corrupt(what, error):
+    detail = " ".join(str(error).split())[:200]
+    return ValueError(f"{what} is a truncated or corrupt TF-Lite model ({type(error).__name__}: {detail}); "
+                      "re-export it (kgan.tflite.export_tflite or python -m zoo.export).")
 
 
 def operators(model):
@@ -259,17 +277,21 @@ def operators(model):
     Returns:
       Sorted list of names such as ``["CONV_2D", "TANH", ...]``.
     """
-    _, root = _root(model)
+    what = _what(model)
+    root = _root(_model_bytes(model), what)
     names = {value: name for name, value in vars(litert_schema.BuiltinOperator).items() if not name.startswith("_")}
     used = set()
-    for i in range(root.OperatorCodesLength()):
-        code = root.OperatorCodes(i)
-        # Codes < 127 may live in the deprecated int8 field only (older writers).
-        builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
-        if builtin == litert_schema.BuiltinOperator.CUSTOM:
-            used.add(f"CUSTOM:{_decode(code.CustomCode())}")
-        else:
-            used.add(names.get(builtin, f"UNKNOWN_{builtin}"))
+    try:
+        for i in range(root.OperatorCodesLength()):
+            code = root.OperatorCodes(i)
+            # Codes < 127 may live in the deprecated int8 field only (older writers).
+            builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
+            if builtin == litert_schema.BuiltinOperator.CUSTOM:
+                used.add(f"CUSTOM:{_decode(code.CustomCode())}")
+            else:
+                used.add(names.get(builtin, f"UNKNOWN_{builtin}"))
+    except Exception as error:  # struct.error, IndexError, UnicodeDecodeError...
+        raise _corrupt(what, error) from None
     return sorted(used)
 
 
@@ -289,16 +311,23 @@ def check_builtin_ops(model):
 
 def read_metadata(model):
     """The ``kgan_metadata`` dict embedded in a TF-Lite model (None if absent)."""
-    data, root = _root(model)
-    for i in range(root.MetadataLength()):
-        entry = root.Metadata(i)
-        if _decode(entry.Name()) == METADATA_NAME:
-            buffer = root.Buffers(entry.Buffer())
-            if buffer.Offset() > 0:  # large-model layout: data after the flatbuffer
-                raw = data[buffer.Offset():buffer.Offset() + buffer.Size()]
-            else:
-                raw = buffer.DataAsNumpy().tobytes()
-            return json.loads(raw.decode("utf-8"))
+    return _read_metadata(_model_bytes(model), _what(model))
+
+
+def _read_metadata(data, what):
+    root = _root(data, what)
+    try:
+        for i in range(root.MetadataLength()):
+            entry = root.Metadata(i)
+            if _decode(entry.Name()) == METADATA_NAME:
+                buffer = root.Buffers(entry.Buffer())
+                if buffer.Offset() > 0:  # large-model layout: data after the flatbuffer
+                    raw = data[buffer.Offset():buffer.Offset() + buffer.Size()]
+                else:
+                    raw = buffer.DataAsNumpy().tobytes()
+                return json.loads(raw.decode("utf-8"))
+    except Exception as error:  # struct.error, IndexError, UnicodeDecodeError, JSONDecodeError...
+        raise _corrupt(what, error) from None
     return None
 
 
@@ -397,9 +426,13 @@ class TFLiteGenerator:
     def __init__(self, path, num_threads=None):
         data = _model_bytes(path)
         self.path = None if isinstance(path, (bytes, bytearray, memoryview)) else os.fspath(path)
-        self.metadata = read_metadata(data)
+        what = _what(path)
+        self.metadata = _read_metadata(data, what)
         self.variant = (self.metadata or {}).get("variant")
-        self._interpreter = Interpreter(model_content=data, num_threads=num_threads)
+        try:
+            self._interpreter = Interpreter(model_content=data, num_threads=num_threads)
+        except Exception as error:  # the runtime's flatbuffer verifier and allocation errors
+            raise _corrupt(what, error) from None
         signatures = self._interpreter.get_signature_list()
         if SIGNATURE_KEY not in signatures:
             raise ValueError(f"{self.path or 'The model'} has no {SIGNATURE_KEY!r} signature "
@@ -434,8 +467,12 @@ class TFLiteGenerator:
                              f"{sorted(self.inputs)}.")
         feed, batch = {}, {}
         for name, (dtype, signature) in self.inputs.items():
-            value = np.asarray(inputs[name])
             expected = "[" + ", ".join("N" if s < 0 else str(s) for s in signature) + "]"
+            try:
+                value = np.asarray(inputs[name])
+            except ValueError as error:  # ragged nested lists
+                raise ValueError(f"{name} must be a numeric array {expected} (rows of equal length): "
+                                 f"{' '.join(str(error).split())[:200]}") from None
             if value.dtype == object or value.dtype.kind not in "biuf":
                 raise ValueError(f"{name} must be a numeric array {expected}, got dtype {value.dtype}.")
             if dtype.kind == "f":
@@ -451,9 +488,11 @@ class TFLiteGenerator:
                 raise ValueError(f"{name} is empty: the batch size must be at least 1.")
             batch[name] = value.shape[0]
             if dtype.kind == "f":
-                value = value.astype(dtype, copy=False)
+                with np.errstate(over="ignore"):  # values beyond the dtype's range become Inf: reported below
+                    value = value.astype(dtype, copy=False)
                 if not np.all(np.isfinite(value)):
-                    raise ValueError(f"{name} must be finite (no NaN/Inf) {dtype.name} values.")
+                    raise ValueError(f"{name} must be finite (no NaN/Inf) {dtype.name} values (|x| <= "
+                                     f"{np.finfo(dtype).max:.3g}).")
             else:
                 low, high = self._ranges.get(name, (np.iinfo(dtype).min, np.iinfo(dtype).max))
                 bad = value[(value < low) | (value > high)]

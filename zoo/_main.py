@@ -1,10 +1,55 @@
 """How every zoo CLI treats expected errors: one ``error: ...`` line on stderr, exit 2, no traceback."""
 
+import os
 import sys
 
 # ValueError: bad arguments or data; OSError: missing, existing or unwritable files
 # (kgan.data.DataNotFoundError is a FileNotFoundError).
 EXPECTED_ERRORS = (ValueError, OSError)
+
+
+def failed_check_message(error):
+    """The message of one of kgan's in-graph checks that failed, or None.
+
+    Such checks (a request or batch out of range, non-finite values) raise a
+    TensorFlow InvalidArgumentError whose text is wrapped in TF's node trace;
+    this returns just the check's own message. Other TF errors (None) keep
+    their traceback: they are bugs, not bad input.
+    """
+    if type(error).__name__ != "InvalidArgumentError" or not type(error).__module__.startswith("tensorflow"):
+        return None
+    text = str(getattr(error, "message", None) or error).split("[[{{node")[0]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    last = lines[-1] if lines else ""
+    if last.startswith("assertion failed:"):
+        message = last[len("assertion failed:"):].split(" [Condition")[0].strip()
+        if message.startswith("[") and message.endswith("]"):
+            message = message[1:-1]
+        return message
+    if "Tensor had NaN values" in last or "Tensor had Inf values" in last:  # tf.debugging.check_numerics
+        return last
+    return None
+
+
+def check_output_file(flag, path, overwrite):
+    """Refuses an output file that cannot be written, before any work is done (nothing is lost at the end).
+
+    Args:
+      flag: the flag's name, for the message (e.g. "--output").
+      path: the file the CLI will write.
+      overwrite: whether an existing file may be replaced.
+    """
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{flag} {path} is a directory; pass a file name such as "
+                                f"{os.path.join(path, 'results.json')}.")
+    if os.path.exists(path) and not overwrite:
+        raise FileExistsError(f"{path} already exists; pass --overwrite or another {flag}.")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"The folder of {flag} {path} does not exist ({folder}); create it or pass "
+                                f"another {flag}.")
+    if not os.access(folder, os.W_OK):
+        raise PermissionError(f"Cannot write {flag} {path}: the folder {folder} is not writable.")
 
 
 def run_main(run, argv, positional=False):
@@ -22,6 +67,9 @@ def run_main(run, argv, positional=False):
         raise SystemExit(f"Unexpected arguments: {' '.join(argv[1:])} (flags are --name=value).")
     try:
         return run(argv[1:]) if positional else run()
-    except EXPECTED_ERRORS as error:
-        print(f"error: {error}", file=sys.stderr)
+    except Exception as error:  # pylint: disable=broad-except
+        message = str(error) if isinstance(error, EXPECTED_ERRORS) else failed_check_message(error)
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -19,7 +19,7 @@ import time
 
 from absl import app, flags, logging
 
-from zoo._main import run_main
+from zoo._main import check_output_file, run_main
 
 flags.DEFINE_integer("num_samples", 10000, "Generated samples per model (and real train images of the reference "
                      "row); Frechet distances are only comparable at equal sizes.", lower_bound=6)
@@ -41,18 +41,22 @@ def run(paths):
     if missing:
         raise FileNotFoundError(f"{', '.join(missing)} do{'es' if len(missing) == 1 else ''} not exist: pass zoo "
                                 "run directories (holding model.keras), .keras files or export directories.")
-    if os.path.exists(FLAGS.output) and not FLAGS.overwrite:
-        raise FileExistsError(f"{FLAGS.output} already exists; pass --overwrite or another --output.")
+    check_output_file("--output", FLAGS.output, FLAGS.overwrite)
     # TensorFlow is imported only now, so argument errors come back at once.
     from kgan import evaluation
 
     start = time.time()
+    # Every model is opened (and its image shape checked) before any data is read or scored, so a bad
+    # path fails at once instead of after the reference row.
+    samplers = [evaluation.open_sampler(path) for path in paths]
+    for sampler in samplers:
+        evaluation.check_image_shape(sampler.image_shape, f"The model {sampler.description}")
     results = []
     if FLAGS.reference:
         results.append(evaluation.reference_metrics(FLAGS.num_samples, FLAGS.data_dir, FLAGS.seed,
                                                     num_real=FLAGS.num_real))
-    for path in paths:
-        results.append(evaluation.evaluate(path, FLAGS.num_samples, FLAGS.seed, FLAGS.data_dir,
+    for sampler in samplers:
+        results.append(evaluation.evaluate(sampler, FLAGS.num_samples, FLAGS.seed, FLAGS.data_dir,
                                            num_real=FLAGS.num_real))
     print(evaluation.format_table(results))
     report = {"num_samples": FLAGS.num_samples, "seed": FLAGS.seed, "real_data": "mnist test split",

@@ -4,6 +4,7 @@
 
 Writes exports/<name>/<version>/ (SavedModel + kgan_metadata.json + warmup
 requests + tflite/generator_<variant>.tflite) and refreshes exports/models.config.
+An existing version is never touched.
 """
 
 
@@ -20,8 +21,16 @@ flags.DEFINE_integer("version", None, "Export version (default: the next free on
 FLAGS = flags.FLAGS
 
 
+def run():
+    gan = latent.load_gan(FLAGS.model)
+    if isinstance(gan, latent.ExportedGAN):
+        raise ValueError(f"--model {FLAGS.model} is already an export (a SavedModel): serve it as it is, or pass the "
+                         "run directory or .keras file it was exported from.")
+    return export_model(gan, FLAGS.name, version=FLAGS.version)
+
+
 def main(argv):
-    path = run_main(lambda: export_model(latent.load_gan(FLAGS.model), FLAGS.name, version=FLAGS.version), argv)
+    path = run_main(run, argv)
     print(f"Exported to {path}")
 
 

@@ -9,12 +9,12 @@ read the dataset without any network access.
 """
 
 import os
-import sys
 
 import tensorflow_datasets as tfds
 from absl import app, flags, logging
 
 from kgan import data
+from zoo._main import run_main
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("dataset", "mnist", list(data.IDX_DATASETS), "Dataset to import.")
@@ -32,25 +32,21 @@ flags.DEFINE_bool(
 flags.mark_flag_as_required("source_dir")
 
 
-def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
+def run():
     if not FLAGS["verbosity"].present:  # tfds logs a lot at INFO; -v 0 shows it
         logging.set_verbosity(logging.WARNING)
         tfds.disable_progress_bar()
     data_dir = os.path.abspath(os.path.expanduser(FLAGS.data_dir or data.default_data_dir()))
+    if os.path.exists(data_dir) and not os.path.isdir(data_dir):
+        raise NotADirectoryError(f"--data_dir {data_dir} is a file; pass a directory (the tfds data dir).")
     existed = data.is_prepared(FLAGS.dataset, data_dir)
-    try:
-        path = data.import_idx_dataset(
-            FLAGS.dataset,
-            source_dir=FLAGS.source_dir,
-            data_dir=data_dir,
-            verify_checksums=FLAGS.verify_checksums,
-            overwrite=FLAGS.overwrite,
-        )
-    except (FileNotFoundError, ValueError) as e:  # expected, user-fixable errors
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+    path = data.import_idx_dataset(
+        FLAGS.dataset,
+        source_dir=FLAGS.source_dir,
+        data_dir=data_dir,
+        verify_checksums=FLAGS.verify_checksums,
+        overwrite=FLAGS.overwrite,
+    )
     if existed and not FLAGS.overwrite:
         print(f"{FLAGS.dataset} is already prepared at {path} (nothing done; "
               "pass --overwrite to re-import).")
@@ -58,7 +54,11 @@ def main(argv):
         print(f"Imported {FLAGS.dataset} into {path}")
     print(f'Use it with: tfds.load("{FLAGS.dataset}", data_dir="{data_dir}") '
           f'or kgan.data.load_images("{FLAGS.dataset}", data_dir="{data_dir}")')
-    return 0
+
+
+def main(argv):
+    # Expected, user-fixable errors (missing/corrupt files, bad checksums): one "error:" line, exit 2.
+    run_main(run, argv)
 
 
 if __name__ == "__main__":

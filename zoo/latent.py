@@ -156,7 +156,7 @@ def run():
     paths = check_outputs(FLAGS.output_dir, output_names(FLAGS.mode, FLAGS.method), FLAGS.overwrite)
     if not os.path.exists(FLAGS.model):
         raise FileNotFoundError(f"--model {FLAGS.model} does not exist: pass a zoo run directory (holding "
-                                "model.keras) or a .keras file.")
+                                "model.keras), a .keras file or an export directory (exports/<name>[/<version>]).")
     # TensorFlow is imported only now, so flag, path and overwrite errors come back at once.
     from kgan import images as image_utils
     from kgan import latent

@@ -12,11 +12,12 @@ directory (its `features` signature). Needs scikit-learn.
 """
 
 import json
+import math
 import os
 
 from absl import app, flags, logging
 
-from zoo._main import run_main
+from zoo._main import check_output_file, run_main
 
 flags.DEFINE_string("model", None, "Run directory (with model.keras), .keras file, or export directory "
                     "(exports/<name>/<version>, or exports/<name> for the latest version).")
@@ -41,10 +42,11 @@ def run():
         c_grid = [float(c) for c in FLAGS.c_grid]
     except ValueError:
         raise ValueError(f"--c_grid must be comma-separated numbers, got {','.join(FLAGS.c_grid)!r}.") from None
-    if not c_grid or min(c_grid) <= 0:
-        raise ValueError("--c_grid must hold positive numbers.")
-    if FLAGS.output and os.path.exists(FLAGS.output) and not FLAGS.overwrite:
-        raise FileExistsError(f"{FLAGS.output} already exists; pass --overwrite or another --output.")
+    if not c_grid or not all(math.isfinite(c) and c > 0 for c in c_grid):
+        raise ValueError(f"--c_grid must hold positive, finite numbers (e.g. 0.01,0.1,1), got "
+                         f"{','.join(FLAGS.c_grid)!r}.")
+    if FLAGS.output:
+        check_output_file("--output", FLAGS.output, FLAGS.overwrite)
     if not os.path.exists(FLAGS.model):
         raise FileNotFoundError(f"--model {FLAGS.model} does not exist: pass a run directory (holding model.keras), "
                                 "a .keras file or an export directory.")
@@ -59,8 +61,10 @@ def run():
                               c_grid=c_grid)
     print(svm.format_results(result))
     if FLAGS.output:
-        with open(FLAGS.output, "w") as f:
+        tmp = f"{FLAGS.output}.tmp"
+        with open(tmp, "w") as f:
             json.dump(result, f, indent=2)
+        os.replace(tmp, FLAGS.output)
         print(f"Wrote {FLAGS.output}")
 
 
