@@ -7,6 +7,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from kgan import checkpoint
 from kgan import images as image_utils
 
 
@@ -52,7 +53,7 @@ class SampleGrid(keras.callbacks.Callback):
             self._writer = tf.summary.create_file_writer(os.path.join(self.log_dir, self.name))
 
     def on_epoch_end(self, epoch, logs=None):
-        if (epoch + 1) % self.every_n_epochs:
+        if (epoch + 1) % self.every_n_epochs or checkpoint.diverged(self.model):
             return
         self.save(epoch + 1)
 
@@ -176,8 +177,19 @@ class EvaluationCallback(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self.prepare()
+        self._restore_best()
         if self.log_dir and self._writer is None:
             self._writer = tf.summary.create_file_writer(os.path.join(self.log_dir, self.name))
+
+    def _restore_best(self):
+        """A resumed run keeps the best score so far (from ``best.json``), so best.keras only improves."""
+        if self.best_epoch is not None or not self.checkpoint_path:
+            return
+        json_path = self.checkpoint_path[:-len(".keras")] + ".json"
+        if os.path.exists(json_path) and os.path.exists(self.checkpoint_path):
+            with open(json_path) as f:
+                record = json.load(f)
+            self.best_value, self.best_epoch = float(record["frechet_distance"]), int(record["epoch"])
 
     # ---- evaluation ------------------------------------------------------------------
 
@@ -193,7 +205,7 @@ class EvaluationCallback(keras.callbacks.Callback):
                 "classifier_score": metrics.classifier_score(logits)}
 
     def on_epoch_end(self, epoch, logs=None):
-        if (epoch + 1) % self.every_n_epochs:
+        if (epoch + 1) % self.every_n_epochs or checkpoint.diverged(self.model):
             return
         self.evaluate(epoch + 1)
 

@@ -97,7 +97,7 @@ def test_existing_run_is_never_overwritten(tmp_path, mnist_data_dir):
     (run_dir / "model.keras").write_bytes(b"precious")
     result = run_module("zoo.dcgan", f"--data_dir={mnist_data_dir}", f"--output_dir={run_dir}", "--epochs=1")
     assert result.returncode != 0
-    assert "already holds a run" in result.stderr and "--output_dir" in result.stderr
+    assert "no run.json" in result.stderr and "--fresh" in result.stderr and "--output_dir" in result.stderr
     assert (run_dir / "model.keras").read_bytes() == b"precious"
 
 

@@ -1,0 +1,69 @@
+"""Runs a zoo trainer with an injected fault (a test helper, not a test module).
+
+  python tests/fault_injection.py zoo.dcgan --kill_at_batch=8 [trainer flags]
+  python tests/fault_injection.py zoo.dcgan --kill_in_checkpoint_write=3 [trainer flags]
+  python tests/fault_injection.py zoo.dcgan --nan_at_batch=7 [trainer flags]
+
+Batches are counted over the whole process (1-based), across fit calls.
+"""
+
+import importlib
+import os
+import signal
+import sys
+
+import keras
+from absl import app, flags
+
+flags.DEFINE_integer("kill_at_batch", 0, "SIGKILL this process right after this batch (and its callbacks).")
+flags.DEFINE_integer("kill_in_checkpoint_write", 0,
+                     "SIGKILL this process inside the Nth checkpoint write, after the data is written but "
+                     "before it is renamed into place.")
+flags.DEFINE_integer("nan_at_batch", 0, "Set a discriminator weight to NaN after this batch.")
+FLAGS = flags.FLAGS
+
+
+class Fault(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.batches = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.batches += 1
+        if self.batches == FLAGS.nan_at_batch:
+            variable = self.model.discriminator.trainable_variables[0]
+            variable.assign(variable * float("nan"))
+        if self.batches == FLAGS.kill_at_batch:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+def kill_in_nth_fsync(n):
+    real_fsync, calls = os.fsync, [0]
+
+    def fsync(fd):
+        real_fsync(fd)
+        if os.path.basename(os.readlink(f"/proc/self/fd/{fd}")).startswith(".partial-"):
+            calls[0] += 1
+            if calls[0] == n:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    os.fsync = fsync  # only fsyncs of checkpoint writes (.partial-* files) count
+
+
+def main():
+    module_name = sys.argv.pop(1)
+    module = importlib.import_module(module_name)
+    from zoo import _cli
+
+    def run(argv):
+        if FLAGS.kill_in_checkpoint_write:
+            kill_in_nth_fsync(FLAGS.kill_in_checkpoint_write)
+        extra = getattr(module, "extra_callbacks", None)
+        callbacks = lambda gan, out, log: [*(extra(gan, out, log) if extra else []), Fault()]  # noqa: E731
+        _cli.main_for(module_name.split(".")[-1], module.build, callbacks)(argv)
+
+    app.run(run)
+
+
+if __name__ == "__main__":
+    main()
