@@ -119,10 +119,8 @@ def prepare_output_dir(output_dir, model_name, fresh):
     Returns:
       True if the run resumes.
     """
+    existing = check_output_dir(output_dir, model_name, fresh)
     os.makedirs(output_dir, exist_ok=True)
-    if not os.path.isdir(output_dir):
-        raise NotADirectoryError(f"--output_dir {output_dir} is not a directory.")
-    existing = [name for name in RUN_FILES if os.path.exists(os.path.join(output_dir, name))]
     resume = False
     if existing and fresh:
         archive = os.path.join(output_dir, "previous", datetime.datetime.now().strftime("%Y%m%d-%H%M%S-%f"))
@@ -131,13 +129,22 @@ def prepare_output_dir(output_dir, model_name, fresh):
             os.replace(os.path.join(output_dir, name), os.path.join(archive, name))
         print(f"--fresh: moved the previous run ({', '.join(existing)}) to {archive}.")
     elif existing:
-        _check_same_run(output_dir, model_name, existing)
         resume = True
     for sub in ("checkpoints", "samples", "logs"):
         os.makedirs(os.path.join(output_dir, sub), exist_ok=True)
     if not resume:
         _write_json(os.path.join(output_dir, "run.json"), {"model": model_name, "flags": run_flags()})
     return resume
+
+
+def check_output_dir(output_dir, model_name, fresh):
+    """Read-only: refuses an --output_dir this run cannot use; returns the run files in it."""
+    if os.path.exists(output_dir) and not os.path.isdir(output_dir):
+        raise NotADirectoryError(f"--output_dir {output_dir} is a file, not a directory: pass another --output_dir.")
+    existing = [name for name in RUN_FILES if os.path.exists(os.path.join(output_dir, name))]
+    if existing and not fresh:
+        _check_same_run(output_dir, model_name, existing)
+    return existing
 
 
 def _check_same_run(output_dir, model_name, existing):
@@ -231,6 +238,8 @@ def train(model_name, build_model, extra_callbacks=None):
     output_dir = run_dir
     if not is_chief:  # only the chief writes the run; the other workers write to scratch
         output_dir = tempfile.mkdtemp(prefix=f"kgan-worker-{strategy.cluster_resolver.task_id}-")
+    if is_chief:
+        check_output_dir(output_dir, model_name, FLAGS.fresh)  # before anything is read or written
     if FLAGS.deterministic:
         tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(FLAGS.seed)
