@@ -219,16 +219,14 @@ class RunCheckpoint(keras.callbacks.Callback):
       steps_per_epoch: batches per epoch.
       every_n_batches: also checkpoint every this many batches within an epoch
         (0 or None: epoch ends only).
-      log: where messages go.
     """
 
-    def __init__(self, directory, steps_per_epoch, every_n_batches=None, log=print):
+    def __init__(self, directory, steps_per_epoch, every_n_batches=None):
         super().__init__()
         self.directory = directory
         self.steps_per_epoch = steps_per_epoch
         self.every_n_batches = every_n_batches or 0
         self.batch_offset = 0  # batches of the current epoch done before this fit call
-        self.log = log
         self.last_path = None
         self._epoch = 0
 
@@ -304,7 +302,7 @@ class StopOnNonFinite(keras.callbacks.Callback):
         self._epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
-        bad = {name: float(value) for name, value in (logs or {}).items()
+        bad = {name: float(np.asarray(value).ravel()[0]) for name, value in (logs or {}).items()
                if np.size(value) and not np.isfinite(np.asarray(value, np.float64)).all()}
         if not bad:
             return
