@@ -271,7 +271,7 @@ def train(model_name, build_model, extra_callbacks=None):
     checkpoint_dir = os.path.join(output_dir, "checkpoints")
     kgan_checkpoint.check_free_space(checkpoint_dir, 4 * kgan_checkpoint.checkpoint_bytes(gan))
     start_epoch, start_batch = 0, 0
-    if resume or not is_chief:
+    if resume or (not is_chief and not FLAGS.fresh):
         # Every worker restores from the chief's checkpoints (--output_dir must be shared storage).
         source = os.path.join(run_dir, "checkpoints")
         partial = kgan_checkpoint.remove_partial_files(source) if is_chief else []
