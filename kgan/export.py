@@ -44,7 +44,7 @@ import tensorflow as tf
 
 from kgan import features as features_lib
 from kgan import losses
-from kgan.gan import GAN
+from kgan.gan import GAN, after_checks
 from kgan.models.cgan import CGAN
 from kgan.models.infogan import InfoGAN
 
@@ -178,12 +178,6 @@ def serving_generator(gan):
 
 # ---- signatures -------------------------------------------------------------
 
-def _after(tensor, *checks):
-    """``tensor``, computed only once the given assertion ops have passed."""
-    with tf.control_dependencies(checks):
-        return tf.identity(tensor)
-
-
 def _shape_text(shape):
     return "[" + ", ".join("N" if d is None else str(d) for d in shape) + "]"
 
@@ -200,7 +194,7 @@ def _check_shape(tensor, shape, name):
     actual = tf.strings.reduce_join(tf.strings.as_string(tf.shape(tensor)), separator=", ")
     ok = tf.strings.regex_full_match(actual, ", ".join(r"\d+" if d is None else str(d) for d in shape))
     message = tf.strings.join([f"{name} must have shape {_shape_text(shape)}, got [", actual, "]"])
-    return _after(tensor, tf.debugging.Assert(ok, [message]))
+    return after_checks(tensor, tf.debugging.Assert(ok, [message]))
 
 
 def _check_batch(tensors):
@@ -215,7 +209,7 @@ def _check_batch(tensors):
         for index, (name, size) in enumerate(zip(names, sizes)):
             parts += [f"{',' if index else ''} {name}: ", tf.strings.as_string(size)]
     check = tf.debugging.Assert(ok, [tf.strings.join(parts)])
-    return {name: _after(tensor, check) for name, tensor in tensors.items()}
+    return {name: after_checks(tensor, check) for name, tensor in tensors.items()}
 
 
 def _check_scalar(value, name):
@@ -228,13 +222,12 @@ def _check_scalar(value, name):
     values = tf.strings.reduce_join(tf.strings.as_string(flat), separator=", ")
     ok = tf.strings.regex_full_match(values, r"-?\d+")
     message = tf.strings.join([f"{name} must be one int32 scalar, got [", tf.strings.substr(values, 0, 80), "]"])
-    with tf.control_dependencies([tf.debugging.Assert(ok, [message])]):
-        return tf.identity(flat[0])
+    return after_checks(flat, tf.debugging.Assert(ok, [message]))[0]  # slice only a checked vector
 
 
 def _check_ids(ids, count, name):
     message = f"{name} must be in [0, {count - 1}]"
-    return _after(ids, tf.debugging.assert_greater_equal(ids, 0, message=message),
+    return after_checks(ids, tf.debugging.assert_greater_equal(ids, 0, message=message),
                   tf.debugging.assert_less(ids, count, message=message))
 
 
@@ -246,7 +239,7 @@ def _check_range(images):
     check = tf.debugging.assert_less_equal(
         tf.reduce_max(tf.abs(images)), 1.0 + _RANGE_TOLERANCE,
         message="images must be float32 in [-1, 1] (pixels / 127.5 - 1)")
-    return _after(images, check)
+    return after_checks(images, check)
 
 
 def _checked_shapes(inputs, shapes):
@@ -309,7 +302,7 @@ class _Endpoints:
         count_ok = tf.debugging.assert_equal(
             tf.logical_and(n >= 1, n <= MAX_SAMPLE_IMAGES), True,
             message=f"num_images must be in [1, {MAX_SAMPLE_IMAGES}]")
-        n = _after(n, count_ok)
+        n = after_checks(n, count_ok)
 
         def stream(index):
             return tf.stack([seed, tf.constant(index, tf.int32)])

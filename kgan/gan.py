@@ -546,6 +546,26 @@ def after_checks(tensor, *checks):
         return tf.identity(tensor)
 
 
+def failed_check_message(error):
+    """The message of a failed kgan in-graph check (a TF InvalidArgumentError), or None.
+
+    TF wraps an assertion's message in its node trace; this returns just the
+    message. Other errors give None: they are bugs, not bad input.
+    """
+    if not isinstance(error, tf.errors.InvalidArgumentError):
+        return None
+    text = str(getattr(error, "message", None) or error).split("[[{{node")[0]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    failed = [line for line in lines if line.startswith("assertion failed:")]
+    if failed:
+        message = failed[-1][len("assertion failed:"):].split(" [Condition")[0].strip()
+        return message[1:-1] if message.startswith("[") and message.endswith("]") else message
+    last = lines[-1] if lines else ""
+    if "Tensor had NaN values" in last or "Tensor had Inf values" in last:  # tf.debugging.check_numerics
+        return last
+    return None
+
+
 def _loss_scaled(optimizer):
     if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
         return optimizer

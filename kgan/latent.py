@@ -26,7 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 from kgan import images as image_utils
-from kgan.gan import GAN
+from kgan.gan import GAN, failed_check_message
 
 METHODS = ("linear", "spherical")
 
@@ -202,15 +202,6 @@ def _generate(gan, latents):
     return keras.ops.convert_to_numpy(gan.generator(latents, training=False)).astype(np.float32)
 
 
-def _assertion_message(error):
-    """The one-line message of a failed in-graph check (a tf InvalidArgumentError), without TF's node trace."""
-    text = getattr(error, "message", None) or str(error)
-    if "assertion failed:" in text:
-        text = text[text.index("assertion failed:") + len("assertion failed:"):]
-    text = text.split("[[{{node")[0].split(" [Condition")[0].split("\n\t")[0]
-    return _one_line(text.strip())
-
-
 def read_export_metadata(export_dir):
     """The ``kgan_metadata.json`` dict of an export (ValueError if missing or not a JSON object)."""
     path = os.path.join(export_dir, "kgan_metadata.json")
@@ -277,7 +268,7 @@ class ExportedGAN:
             return self._signatures[signature](**inputs)
         except tf.errors.InvalidArgumentError as error:
             raise ValueError(f"The export {self.export_dir} rejected the {signature!r} request: "
-                             f"{_assertion_message(error)}") from None
+                             f"{failed_check_message(error) or _one_line(error)}") from None
 
     def sample_latents(self, batch_size, seed=0):
         from kgan.export import MAX_SAMPLE_IMAGES

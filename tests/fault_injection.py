@@ -58,9 +58,7 @@ def main():
     def run(argv):
         if FLAGS.kill_in_checkpoint_write:
             kill_in_nth_fsync(FLAGS.kill_in_checkpoint_write)
-        extra = getattr(module, "extra_callbacks", None)
-        callbacks = lambda gan, out, log: [*(extra(gan, out, log) if extra else []), Fault()]  # noqa: E731
-        _cli.main_for(module_name.split(".")[-1], module.build, callbacks)(argv)
+        _cli.main_for(module_name.split(".")[-1], module.build, lambda gan, output_dir, log_dir: [Fault()])(argv)
 
     app.run(run)
 

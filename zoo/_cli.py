@@ -33,7 +33,7 @@ from kgan import checkpoint as kgan_checkpoint
 from kgan import data as kgan_data
 from kgan import losses
 from zoo._export import export_model
-from zoo._main import run_main
+from zoo._main import run_main, write_json
 
 FLAGS = flags.FLAGS
 
@@ -108,18 +108,15 @@ def run_flags():
     return values
 
 
-def prepare_output_dir(output_dir, model_name, fresh):
+def prepare_output_dir(output_dir, model_name, fresh, existing):
     """Makes ``output_dir`` ready for a run; says whether to resume.
 
-    A directory holding a run of the same model with the same defining flags
-    is resumed. With ``fresh`` an existing run is moved to ``previous/<time>/``.
-    Anything else (another model's run, other flags, a run without run.json)
-    is refused with nothing changed.
+    ``existing`` are the run files `check_output_dir` found (and accepted): they
+    are resumed, or with ``fresh`` moved to ``previous/<time>/``.
 
     Returns:
       True if the run resumes.
     """
-    existing = check_output_dir(output_dir, model_name, fresh)
     os.makedirs(output_dir, exist_ok=True)
     resume = False
     if existing and fresh:
@@ -133,7 +130,7 @@ def prepare_output_dir(output_dir, model_name, fresh):
     for sub in ("checkpoints", "samples", "logs"):
         os.makedirs(os.path.join(output_dir, sub), exist_ok=True)
     if not resume:
-        _write_json(os.path.join(output_dir, "run.json"), {"model": model_name, "flags": run_flags()})
+        write_json(os.path.join(output_dir, "run.json"), {"model": model_name, "flags": run_flags()})
     return resume
 
 
@@ -178,12 +175,6 @@ def _check_same_run(output_dir, model_name, existing):
 
 def _normal(value):
     return list(value) if isinstance(value, (list, tuple)) else value
-
-
-def _write_json(path, record):
-    with open(path + ".tmp", "w") as f:
-        json.dump(record, f, indent=2, sort_keys=True)
-    os.replace(path + ".tmp", path)
 
 
 def _trim_history(path, epochs_done):
@@ -238,8 +229,7 @@ def train(model_name, build_model, extra_callbacks=None):
     output_dir = run_dir
     if not is_chief:  # only the chief writes the run; the other workers write to scratch
         output_dir = tempfile.mkdtemp(prefix=f"kgan-worker-{strategy.cluster_resolver.task_id}-")
-    if is_chief:
-        check_output_dir(output_dir, model_name, FLAGS.fresh)  # before anything is read or written
+    existing = check_output_dir(output_dir, model_name, FLAGS.fresh)  # before anything is read or written
     if FLAGS.deterministic:
         tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(FLAGS.seed)
@@ -259,9 +249,7 @@ def train(model_name, build_model, extra_callbacks=None):
     if steps_per_epoch < 1:
         raise ValueError(f"--batch_size={FLAGS.batch_size} is larger than the {FLAGS.dataset} train split: "
                          "pass a smaller --batch_size.")
-    resume = prepare_output_dir(output_dir, model_name, FLAGS.fresh) if is_chief else False
-    if not is_chief:
-        prepare_output_dir(output_dir, model_name, fresh=False)
+    resume = prepare_output_dir(output_dir, model_name, FLAGS.fresh, existing) and is_chief
     with strategy.scope():
         gan = build_model((height, width, channels), spec["num_classes"])
         gan.compile(d_optimizer=adam(FLAGS.learning_rate),

@@ -1,5 +1,6 @@
 """How every zoo CLI treats expected errors: one ``error: ...`` line on stderr, exit 2, no traceback."""
 
+import json
 import os
 import sys
 
@@ -9,26 +10,19 @@ EXPECTED_ERRORS = (ValueError, OSError)
 
 
 def failed_check_message(error):
-    """The message of one of kgan's in-graph checks that failed, or None.
-
-    Such checks (a request or batch out of range, non-finite values) raise a
-    TensorFlow InvalidArgumentError whose text is wrapped in TF's node trace;
-    this returns just the check's own message. Other TF errors (None) keep
-    their traceback: they are bugs, not bad input.
-    """
+    """The message of a failed kgan in-graph check, or None (see `kgan.gan.failed_check_message`)."""
     if type(error).__name__ != "InvalidArgumentError" or not type(error).__module__.startswith("tensorflow"):
-        return None
-    text = str(getattr(error, "message", None) or error).split("[[{{node")[0]
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    last = lines[-1] if lines else ""
-    if last.startswith("assertion failed:"):
-        message = last[len("assertion failed:"):].split(" [Condition")[0].strip()
-        if message.startswith("[") and message.endswith("]"):
-            message = message[1:-1]
-        return message
-    if "Tensor had NaN values" in last or "Tensor had Inf values" in last:  # tf.debugging.check_numerics
-        return last
-    return None
+        return None  # TensorFlow (and kgan) may not even be imported yet
+    from kgan.gan import failed_check_message as message_of
+
+    return message_of(error)
+
+
+def write_json(path, record):
+    """Writes ``record`` to ``path`` as JSON, atomically (a temporary file renamed into place)."""
+    with open(f"{path}.tmp", "w") as f:
+        json.dump(record, f, indent=2)
+    os.replace(f"{path}.tmp", path)
 
 
 def check_output_file(flag, path, overwrite):

@@ -13,13 +13,12 @@ and InfoGAN code->class accuracy, with the sample sizes (see kgan.evaluation).
 The results (every number with its sample sizes) go to --output as JSON.
 """
 
-import json
 import os
 import time
 
 from absl import app, flags, logging
 
-from zoo._main import check_output_file, run_main
+from zoo._main import check_output_file, run_main, write_json
 
 flags.DEFINE_integer("num_samples", 10000, "Generated samples per model (and real train images of the reference "
                      "row); Frechet distances are only comparable at equal sizes.", lower_bound=6)
@@ -62,10 +61,7 @@ def run(paths):
     report = {"num_samples": FLAGS.num_samples, "seed": FLAGS.seed, "real_data": "mnist test split",
               "classifier": "kgan.classifier (shipped MNIST classifier)", "results": results,
               "wall_time_s": time.time() - start}
-    tmp = f"{FLAGS.output}.tmp"
-    with open(tmp, "w") as f:
-        json.dump(report, f, indent=2)
-    os.replace(tmp, FLAGS.output)
+    write_json(FLAGS.output, report)
     print(f"Wrote {FLAGS.output} ({time.time() - start:.1f} s)")
 
 

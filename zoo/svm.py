@@ -11,13 +11,12 @@ kgan.svm). --model is a run directory, a .keras file or a SavedModel export
 directory (its `features` signature). Needs scikit-learn.
 """
 
-import json
 import math
 import os
 
 from absl import app, flags, logging
 
-from zoo._main import check_output_file, run_main
+from zoo._main import check_output_file, run_main, write_json
 
 flags.DEFINE_string("model", None, "Run directory (with model.keras), .keras file, or export directory "
                     "(exports/<name>/<version>, or exports/<name> for the latest version).")
@@ -61,10 +60,7 @@ def run():
                               c_grid=c_grid)
     print(svm.format_results(result))
     if FLAGS.output:
-        tmp = f"{FLAGS.output}.tmp"
-        with open(tmp, "w") as f:
-            json.dump(result, f, indent=2)
-        os.replace(tmp, FLAGS.output)
+        write_json(FLAGS.output, result)
         print(f"Wrote {FLAGS.output}")
 
 
