@@ -28,7 +28,7 @@ import random
 import keras
 import tensorflow as tf
 
-from kgan import losses
+from kgan import fused_adam, losses
 
 LATENT_DISTRIBUTIONS = ("normal", "uniform")
 _NOISE_STATE_KEY = "noise_seed_state"
@@ -89,6 +89,7 @@ class GAN(keras.Model):
         self.d_steps = 1
         self.label_smoothing = 0.0
         self.generator_loss = "non_saturating"
+        self.fused_adam = True
 
     # ---- hooks that model families override -------------------------------
 
@@ -152,7 +153,7 @@ class GAN(keras.Model):
     # ---- the shared adversarial update --------------------------------------
 
     def compile(self, d_optimizer, g_optimizer, generator_loss="non_saturating", d_steps=1,
-                label_smoothing=0.0, **kwargs):
+                label_smoothing=0.0, fused_adam=True, **kwargs):
         """Configures the adversarial update.
 
         Args:
@@ -163,6 +164,9 @@ class GAN(keras.Model):
             (``log(1 - D(G(z)))``).
           d_steps: k, the discriminator updates per generator update.
           label_smoothing: one-sided smoothing of D's real targets, in [0, 1).
+          fused_adam: apply plain `keras.optimizers.Adam` steps with TF's fused
+            Adam kernel (same update, ~2% faster DCGAN steps on CPU; it forms
+            ``1 - beta`` in float32, Keras in float64). See `kgan.fused_adam`.
           **kwargs: passed to `keras.Model.compile` (e.g. ``jit_compile``,
             ``steps_per_execution``); no ``loss``/``optimizer``.
         """
@@ -170,6 +174,8 @@ class GAN(keras.Model):
         _check_positive_int("d_steps", d_steps)
         if isinstance(label_smoothing, bool) or not 0.0 <= float(label_smoothing) < 1.0:
             raise ValueError(f"label_smoothing must be a float in [0, 1), got {label_smoothing!r}.")
+        if not isinstance(fused_adam, bool):
+            raise ValueError(f"fused_adam must be True or False, got {fused_adam!r}.")
         for key in ("loss", "optimizer", "metrics"):
             if key in kwargs:
                 raise ValueError(
@@ -194,6 +200,7 @@ class GAN(keras.Model):
         self.generator_loss = generator_loss
         self.d_steps = d_steps
         self.label_smoothing = float(label_smoothing)
+        self.fused_adam = fused_adam
         self._generator_loss_fn = losses.get_generator_loss(generator_loss)
         # Built now (not lazily inside the first traced step) so that a loaded
         # model can restore the optimizers' state.
@@ -209,6 +216,7 @@ class GAN(keras.Model):
             "generator_loss": self.generator_loss,
             "d_steps": self.d_steps,
             "label_smoothing": self.label_smoothing,
+            "fused_adam": self.fused_adam,
         }
 
     def compile_from_config(self, config):
@@ -345,10 +353,13 @@ class GAN(keras.Model):
             total += auxiliary
         return optimizer.scale_loss(_per_replica(total))
 
-    @staticmethod
-    def _apply(tape, optimizer, network, objective):
+    def _apply(self, tape, optimizer, network, objective):
         variables = network.trainable_variables
-        optimizer.apply_gradients(zip(tape.gradient(objective, variables), variables))
+        grads = tape.gradient(objective, variables)
+        if self.fused_adam:
+            fused_adam.apply_gradients(optimizer, grads, variables)
+        else:
+            optimizer.apply_gradients(zip(grads, variables))
 
     def _update_d_metrics(self, d_loss, real_logits, fake_logits):
         self.d_loss_tracker.update_state(d_loss)
