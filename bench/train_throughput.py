@@ -18,6 +18,9 @@ weights, Adam(2e-4, beta_1=0.5) for both nets, batch B), each in float32 and in
     TF 2.21 can block until tf.data's autotune thread next wakes up (its
     period doubles from 10 ms to 60 s, so the stall depends on how long the
     iterator lived, i.e. on this benchmark's round length, not on kgan's step).
+    kgan applies both Adam steps with TF's fused Adam kernel (`kgan.fused_adam`,
+    the same update in one pass per variable); ``--nofused_adam`` makes it use
+    Keras 3's elementwise Adam update, as (b) and (c) do.
 (b) the same alternating algorithm written as a `tf.function` the way the
     PyTorch DCGAN example writes it: ONE G forward per step; D updates on the
     real batch and on ``stop_gradient(fake)`` (two forward passes, BatchNorm in
@@ -80,6 +83,8 @@ import warnings
 
 from absl import app, flags, logging
 
+from paired_stats import PARITY_RESOLUTION, mean_confidence_interval, target_verdict
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 flags.DEFINE_integer("batch_size", 128, "Batch size B (images per training step).", lower_bound=1)
@@ -91,6 +96,8 @@ flags.DEFINE_integer("steps_per_round", 30, "Training steps per variant and roun
 flags.DEFINE_integer("warmup_steps", 3, "Untimed steps per variant first (tracing included).", lower_bound=1)
 flags.DEFINE_list("precisions", ["float32", "mixed_bfloat16"], "Keras dtype policies to time.")
 flags.DEFINE_bool("jit_compile", False, "XLA-compile every variant (fit's jit_compile, tf.function's).")
+flags.DEFINE_bool("fused_adam", True, "(a) with GAN.compile(fused_adam=...): TF's fused Adam kernel (kgan's "
+                  "default) or Keras 3's elementwise Adam update, the one (b) and (c) use.")
 flags.DEFINE_integer("matmul_size", 4096, "n of the n x n x n reference matmul.", lower_bound=1)
 flags.DEFINE_integer("matmul_repeats", 2, "Reference matmuls per dtype and round.", lower_bound=1)
 flags.DEFINE_bool("torch", True, "Also time PyTorch on CPU if `import torch` works.")
@@ -243,7 +250,8 @@ class KganFit:
                 self.gan.generator.set_weights(init_weights[0])
                 self.gan.discriminator.set_weights(init_weights[1])
             self.gan.compile(d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
-                             g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5), jit_compile=jit_compile)
+                             g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5), jit_compile=jit_compile,
+                             fused_adam=FLAGS.fused_adam)
         self.dataset = dataset.repeat()
         self.calls = []  # the timed fit calls' breakdowns (seconds), see run()
 
@@ -516,7 +524,8 @@ def main(argv):
           f"TF {tf.__version__}, Keras {keras.__version__}, Python {platform.python_version()} | "
           f"oneDNN opts {os.environ.get('TF_ENABLE_ONEDNN_OPTS', 'default (on)')}")
     print(f"B={batch}, filters={FLAGS.filters} (G and D), latent_dim={FLAGS.latent_dim}, "
-          f"Adam(2e-4, beta_1=0.5), jit_compile={FLAGS.jit_compile}; {FLAGS.rounds} rounds x "
+          f"Adam(2e-4, beta_1=0.5), jit_compile={FLAGS.jit_compile}, (a) fused_adam={FLAGS.fused_adam}; "
+          f"{FLAGS.rounds} rounds x "
           f"{FLAGS.steps_per_round} steps per variant, {FLAGS.warmup_steps} warm-up steps"
           f"{' (--quick)' if FLAGS.quick else ''}")
 
@@ -623,23 +632,26 @@ def main(argv):
     print("  (the teardown is tf.data's: deleting an iterator of an AUTOTUNE pipeline can wait for its autotune\n"
           "   thread's next wake-up, whose period doubles from 10 ms up to 60 s; so it is timed apart)")
 
-    print("\nRatios of images/s. 'paired': the median over the rounds of the ratio within each round (the two\n"
-          "variants ran back to back, so a change in background load cancels; the targets use it); its range;\n"
-          "'of medians': the ratio of the two medians above.")
-    print(f"  {'':<44} {'paired':>7} {'(min-max)':>13} {'of medians':>11}")
+    print("\nRatios of images/s, paired: each round's ratio of the two variants, which ran back to back (a change\n"
+          "in background load cancels). 'mean' and its 95% confidence interval over the rounds (Student t) judge\n"
+          "the targets; the median and range of the per-round ratios and the ratio of the medians above are shown\n"
+          "too. PASS: the mean meets the target. PASS (parity): the mean is below it but the target lies inside a\n"
+          f"95% interval no wider than +-{PARITY_RESOLUTION:.0%}, i.e. no difference the rounds can resolve. FAIL: the\n"
+          "whole interval is below the target, or it is too wide to tell (run more --rounds).")
+    print(f"  {'':<44} {'mean':>6} {'95% CI':>13} {'median':>7} {'(min-max)':>13} {'of medians':>10}")
     checks = []
 
     def ratio(label, num, den, target=None):
         if num not in rate or den not in rate:
             return
         paired = [d / n for n, d in zip(per_round[num], per_round[den])]
-        value = statistics.median(paired)
-        line = (f"  {label:<44} {value:6.2f}x {f'({min(paired):.2f}-{max(paired):.2f})':>13} "
-                f"{rate[num] / rate[den]:10.2f}x")
+        mean, low, high = mean_confidence_interval(paired)
+        line = (f"  {label:<44} {mean:5.3f}x {f'({low:.3f}-{high:.3f})':>13} {statistics.median(paired):6.3f}x "
+                f"{f'({min(paired):.2f}-{max(paired):.2f})':>13} {rate[num] / rate[den]:9.3f}x")
         if target is not None:
-            ok = value >= target
-            checks.append(ok)
-            line += f"   target >= {target:.2f}x  {verdict(ok)}"
+            outcome = target_verdict(mean, low, high, target)
+            checks.append(outcome.startswith("PASS"))
+            line += f"   target >= {target:.2f}x  {outcome}"
         print(line)
 
     ratio("kgan fit / (b)            float32", ("a", "float32"), ("b", "float32"), TARGET_A_OVER_B)
