@@ -129,18 +129,15 @@ def restore_latest(gan, directory, log=print):
             gan.load_weights(path)
         except Exception as error:  # pylint: disable=broad-except  # any unreadable file
             reason = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
-            bad.append(f"{path} ({reason})")
-            os.replace(path, path + CORRUPT_SUFFIX)
-            log(f"Checkpoint {path} is corrupt or truncated ({reason}); kept as "
-                f"{os.path.basename(path)}{CORRUPT_SUFFIX}, trying the previous one.")
-            continue
-        if not weights_finite(gan):
-            bad.append(f"{path} (non-finite weights)")
-            os.replace(path, path + CORRUPT_SUFFIX)
-            log(f"Checkpoint {path} holds non-finite weights; kept as {os.path.basename(path)}{CORRUPT_SUFFIX}, "
-                "trying the previous one.")
-            continue
-        return epoch, batch, path
+            problem = f"is corrupt or truncated ({reason})"
+        else:
+            if weights_finite(gan):
+                return epoch, batch, path
+            reason = problem = "holds non-finite weights"
+        bad.append(f"{path} ({reason})")
+        os.replace(path, path + CORRUPT_SUFFIX)
+        log(f"Checkpoint {path} {problem}; kept as {os.path.basename(path)}{CORRUPT_SUFFIX}, trying the "
+            "previous one.")
     if bad:
         raise CorruptCheckpointError(
             "No checkpoint could be read: " + "; ".join(bad) + ". Pass --fresh to start over (the old run is "
@@ -247,10 +244,8 @@ class RunCheckpoint(keras.callbacks.Callback):
         if diverged(self.model):
             return None
         if not weights_finite(self.model):
-            kept = f"the last good checkpoint, {self.last_path}, is intact" if self.last_path else \
-                "no checkpoint had been written yet"
             mark_diverged(self.model, f"Training stopped: non-finite weights after epoch {epoch}, batch {batch}. "
-                                      f"Nothing from this point was saved; {kept}.")
+                                      f"Nothing from this point was saved; {_last_good(self.last_path)}.")
             return None
         path = os.path.join(self.directory, checkpoint_name(epoch, batch))
         save_atomic(self.model, path)
@@ -266,6 +261,10 @@ class RunCheckpoint(keras.callbacks.Callback):
         newer = [p for e, b, p in batch_checkpoints if e >= newest_epoch]
         for path in stale + newer[:-2]:
             os.remove(path)
+
+
+def _last_good(path):
+    return f"the last good checkpoint, {path}, is intact" if path else "no checkpoint had been written yet"
 
 
 def diverged(model):
@@ -309,8 +308,7 @@ class StopOnNonFinite(keras.callbacks.Callback):
         offset = self.checkpoint.batch_offset if self.checkpoint is not None else 0
         in_epoch = offset + batch + 1
         step = self._epoch * self.steps_per_epoch + in_epoch
-        last = self.checkpoint.last_path if self.checkpoint is not None else None
-        kept = f"the last good checkpoint, {last}, is intact" if last else "no checkpoint had been written yet"
+        kept = _last_good(self.checkpoint.last_path if self.checkpoint is not None else None)
         self.message = (
             f"Training stopped: non-finite {', '.join(f'{k}={v}' for k, v in sorted(bad.items()))} at epoch "
             f"{self._epoch + 1}, batch {in_epoch} (step {step}). Nothing from this point was saved; {kept}. "

@@ -33,6 +33,7 @@ import numpy as np
 
 from kgan import classifier as classifier_lib
 from kgan import metrics
+from kgan.export import find_export_dir, open_export
 
 __all__ = [
     "BATCH_SIZE",
@@ -180,27 +181,9 @@ class SavedModelSampler(Sampler):
     """
 
     def __init__(self, export_dir):
-        import tensorflow as tf
-
-        from kgan.latent import read_export_metadata
-
-        self.metadata = read_export_metadata(export_dir)
-        family = self.metadata.get("family", "gan")
-        required = ["image_shape"] + {"cgan": ["num_classes"], "infogan": ["num_categories"]}.get(family, [])
-        missing = [key for key in required if key not in self.metadata]
-        if missing:
-            raise ValueError(f"{export_dir}/kgan_metadata.json lacks {missing}: the export is corrupt or from "
-                             "another tool; re-export the run with python -m zoo.export.")
-        try:
-            self.loaded = tf.saved_model.load(export_dir)
-        except Exception as error:  # corrupt or partial SavedModels raise many types
-            raise ValueError(f"Could not load the SavedModel in {export_dir} ({type(error).__name__}: "
-                             f"{' '.join(str(error).split())[:300]}); the export is corrupt or incomplete: "
-                             "re-export the run with python -m zoo.export.") from None
-        if "sample" not in self.loaded.signatures:
-            raise ValueError(f"The export {export_dir} has no 'sample' signature (not a kgan export?).")
+        self.metadata, self.loaded = open_export(export_dir, signatures=("sample",))
         self.export_dir = export_dir
-        self.family = self.metadata.get("family", "gan")
+        self.family = self.metadata["family"]
         self.image_shape = tuple(self.metadata["image_shape"])
         self.num_classes = self.metadata.get("num_classes") if self.family == "cgan" else None
         self.num_categories = self.metadata.get("num_categories") if self.family == "infogan" else None
@@ -218,23 +201,6 @@ class SavedModelSampler(Sampler):
             if key in outputs:
                 result[key] = outputs[key].numpy().astype(np.int32)
         return result
-
-
-def find_export_dir(path):
-    """The SavedModel version directory ``path`` names, or None if it is not an export.
-
-    ``path`` may be a version directory (holding ``saved_model.pb``) or a
-    model directory ``exports/<name>`` of integer versions (the highest one
-    is used, as TF Serving does).
-    """
-    path = os.fspath(path)
-    if not os.path.isdir(path):
-        return None
-    if os.path.isfile(os.path.join(path, "saved_model.pb")):
-        return path
-    versions = sorted(int(name) for name in os.listdir(path)
-                      if name.isdigit() and os.path.isfile(os.path.join(path, name, "saved_model.pb")))
-    return os.path.join(path, str(versions[-1])) if versions else None
 
 
 def open_sampler(source):

@@ -44,7 +44,7 @@ import tensorflow as tf
 
 from kgan import features as features_lib
 from kgan import losses
-from kgan.gan import GAN, after_checks
+from kgan.gan import GAN, after_checks, one_line
 from kgan.models.cgan import CGAN
 from kgan.models.infogan import InfoGAN
 
@@ -376,6 +376,76 @@ def versions(base_dir, model_name):
     if not os.path.isdir(model_dir):
         return []
     return sorted(int(name) for name in os.listdir(model_dir) if name.isdigit())
+
+
+def find_export_dir(path):
+    """The SavedModel version directory ``path`` names, or None if it is not an export.
+
+    ``path`` may be a version directory (holding ``saved_model.pb``) or a
+    model directory ``exports/<name>`` of integer versions (the highest one
+    is used, as TF Serving does).
+    """
+    path = os.fspath(path)
+    if not os.path.isdir(path):
+        return None
+    if os.path.isfile(os.path.join(path, "saved_model.pb")):
+        return path
+    versions = sorted(int(name) for name in os.listdir(path)
+                      if name.isdigit() and os.path.isfile(os.path.join(path, name, "saved_model.pb")))
+    return os.path.join(path, str(versions[-1])) if versions else None
+
+
+# Metadata keys a reader of an export needs, by family (`describe` writes them all).
+_REQUIRED_METADATA = {"gan": ("latent_dim", "image_shape"), "dcgan": ("latent_dim", "image_shape"),
+                      "cgan": ("latent_dim", "image_shape", "num_classes"),
+                      "infogan": ("latent_dim", "image_shape", "num_categories", "num_continuous")}
+_REEXPORT = "re-export the run with python -m zoo.export."
+
+
+def open_export(export_dir, signatures=("sample",)):
+    """Reads a kgan export: its checked ``kgan_metadata.json`` and the loaded SavedModel.
+
+    Args:
+      export_dir: a version directory (``exports/<name>/<version>``).
+      signatures: signature names the caller needs.
+
+    Returns:
+      (metadata dict, the `tf.saved_model.load` result).
+
+    Raises:
+      ValueError: naming the problem (no or corrupt metadata, unknown family,
+        missing keys, a corrupt or partial SavedModel, a missing signature).
+    """
+    path = os.path.join(export_dir, METADATA_FILE)
+    if not os.path.isfile(path):
+        raise ValueError(f"{export_dir} is a SavedModel without {METADATA_FILE}: not a kgan export (export a "
+                         "run with python -m zoo.export).")
+    try:
+        with open(path) as f:
+            metadata = json.load(f)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path} is not valid JSON ({one_line(error)}): the export is corrupt; {_REEXPORT}") \
+            from None
+    if not isinstance(metadata, dict):
+        raise ValueError(f"{path} holds a {type(metadata).__name__}, not a JSON object: the export is corrupt; "
+                         f"{_REEXPORT}")
+    family_name = metadata.get("family")
+    if family_name not in _REQUIRED_METADATA:
+        raise ValueError(f"{path} names no known model family ({family_name!r}, expected one of "
+                         f"{sorted(_REQUIRED_METADATA)}): the export is corrupt; {_REEXPORT}")
+    missing = [key for key in _REQUIRED_METADATA[family_name] if key not in metadata]
+    if missing:
+        raise ValueError(f"{path} lacks {missing}: the export is corrupt or from another tool; {_REEXPORT}")
+    try:
+        loaded = tf.saved_model.load(export_dir)
+    except Exception as error:  # corrupt or partial SavedModels raise many types
+        raise ValueError(f"Could not load the SavedModel in {export_dir} ({type(error).__name__}: "
+                         f"{one_line(error)}); the export is corrupt or incomplete: {_REEXPORT}") from None
+    missing = [name for name in signatures if name not in loaded.signatures]
+    if missing:
+        raise ValueError(f"The export {export_dir} has no {missing} signature(s): not a kgan export "
+                         "(export with python -m zoo.export).")
+    return metadata, loaded
 
 
 def export_saved_model(gan, base_dir="exports", model_name=None, version=None, training_epochs=None,

@@ -577,6 +577,12 @@ def failed_check_message(error):
     return None
 
 
+def one_line(error, limit=300):
+    """``str(error)`` on one line, cut to ``limit`` characters: for an error message that quotes another."""
+    text = " ".join(str(error).split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def _loss_scaled(optimizer):
     if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
         return optimizer

@@ -16,7 +16,6 @@ and every other component is interpolated linearly / averaged.
 - `load_gan`: a GAN from a zoo run directory or a ``.keras`` file.
 """
 
-import json
 import math
 import os
 import zipfile
@@ -26,7 +25,8 @@ import numpy as np
 import tensorflow as tf
 
 from kgan import images as image_utils
-from kgan.gan import GAN, failed_check_message
+from kgan.export import MAX_SAMPLE_IMAGES, find_export_dir, open_export
+from kgan.gan import GAN, failed_check_message, one_line
 
 METHODS = ("linear", "spherical")
 
@@ -202,24 +202,6 @@ def _generate(gan, latents):
     return keras.ops.convert_to_numpy(gan.generator(latents, training=False)).astype(np.float32)
 
 
-def read_export_metadata(export_dir):
-    """The ``kgan_metadata.json`` dict of an export (ValueError if missing or not a JSON object)."""
-    path = os.path.join(export_dir, "kgan_metadata.json")
-    if not os.path.isfile(path):
-        raise ValueError(f"{export_dir} is a SavedModel without kgan_metadata.json: not a kgan export (export a "
-                         "run with python -m zoo.export).")
-    try:
-        with open(path) as f:
-            metadata = json.load(f)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise ValueError(f"{path} is not valid JSON ({_one_line(error)}): the export is corrupt; re-export the "
-                         "run with python -m zoo.export.") from None
-    if not isinstance(metadata, dict):
-        raise ValueError(f"{path} holds a {type(metadata).__name__}, not a JSON object: the export is corrupt; "
-                         "re-export the run with python -m zoo.export.")
-    return metadata
-
-
 class ExportedGAN:
     """The latent tools' view of a SavedModel export (`kgan.export`): plain TF, no Keras model.
 
@@ -233,46 +215,22 @@ class ExportedGAN:
       export_dir: a version directory holding saved_model.pb and kgan_metadata.json.
     """
 
-    # metadata keys the latent tools need, by family
-    _REQUIRED = {"gan": ("latent_dim", "image_shape"), "dcgan": ("latent_dim", "image_shape"),
-                 "cgan": ("latent_dim", "image_shape", "num_classes"),
-                 "infogan": ("latent_dim", "image_shape", "num_categories", "num_continuous")}
-
     def __init__(self, export_dir):
-        self.metadata = read_export_metadata(export_dir)
+        self.metadata, loaded = open_export(export_dir, signatures=("sample", "serving_default"))
+        self._signatures = loaded.signatures
         self.export_dir = export_dir
-        self.family = self.metadata.get("family")
-        if self.family not in self._REQUIRED:
-            raise ValueError(f"{export_dir}/kgan_metadata.json names no known model family ({self.family!r}, "
-                             f"expected one of {sorted(self._REQUIRED)}): the export is corrupt; re-export the run "
-                             "with python -m zoo.export.")
-        missing = [key for key in self._REQUIRED[self.family] if key not in self.metadata]
-        if missing:
-            raise ValueError(f"{export_dir}/kgan_metadata.json lacks {missing}: the export is corrupt or from "
-                             "another tool; re-export the run with python -m zoo.export.")
+        self.family = self.metadata["family"]
         self.latent_dim = self.metadata["latent_dim"]
         self.image_shape = tuple(self.metadata["image_shape"])
-        try:
-            self._signatures = tf.saved_model.load(export_dir).signatures
-        except Exception as error:  # corrupt or partial SavedModels raise many types
-            raise ValueError(f"Could not load the SavedModel in {export_dir} ({type(error).__name__}: "
-                             f"{_one_line(error)}); the export is corrupt or incomplete: re-export the run with "
-                             "python -m zoo.export.") from None
-        missing = [name for name in ("sample", "serving_default") if name not in self._signatures]
-        if missing:
-            raise ValueError(f"The export {export_dir} has no {missing} signature(s): not a kgan export "
-                             "(export with python -m zoo.export).")
 
     def _call(self, signature, inputs):
         try:
             return self._signatures[signature](**inputs)
         except tf.errors.InvalidArgumentError as error:
             raise ValueError(f"The export {self.export_dir} rejected the {signature!r} request: "
-                             f"{failed_check_message(error) or _one_line(error)}") from None
+                             f"{failed_check_message(error) or one_line(error)}") from None
 
     def sample_latents(self, batch_size, seed=0):
-        from kgan.export import MAX_SAMPLE_IMAGES
-
         if batch_size > MAX_SAMPLE_IMAGES:
             raise ValueError(f"An export draws at most {MAX_SAMPLE_IMAGES} latents at a time (its sample "
                              f"signature's limit), {batch_size} were asked for: lower --num_candidates / --rows "
@@ -511,11 +469,6 @@ def latent_arithmetic(gan, a, b, c, seed=0, num_candidates=64, variants=8, noise
 # ---- loading -------------------------------------------------------------------
 
 
-def _one_line(text, limit=300):
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[:limit - 3] + "..."
-
-
 def load_gan(path):
     """Loads a `kgan.GAN` from a zoo run directory or a ``.keras`` file.
 
@@ -540,8 +493,6 @@ def load_gan(path):
         raise FileNotFoundError(f"Model path {path} does not exist: {hint}.")
     if os.path.isdir(path):
         model_file = os.path.join(path, "model.keras")
-        from kgan.evaluation import find_export_dir  # evaluation imports this module
-
         export_dir = find_export_dir(path)
         if os.path.isfile(model_file):
             path = model_file
@@ -558,7 +509,7 @@ def load_gan(path):
         model = keras.models.load_model(path, compile=False)
     except Exception as error:  # zipfile, h5, config and deserialization errors alike
         raise ValueError(f"Could not load {path} as a Keras model ({type(error).__name__}: "
-                         f"{_one_line(error)}); is the file complete? {hint[0].upper() + hint[1:]}.") from None
+                         f"{one_line(error)}); is the file complete? {hint[0].upper() + hint[1:]}.") from None
     if not isinstance(model, GAN):
         raise ValueError(f"{path} holds a {type(model).__name__}, not a kgan GAN: {hint}.")
     return model
