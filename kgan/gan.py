@@ -23,21 +23,19 @@ its moving averages, a different function from the one D is trained as.
 """
 
 import inspect
-import random
 
 import keras
 import tensorflow as tf
 
 from kgan import fused_adam, losses
+from kgan.checks import after_checks, check_positive_int, fresh_seed
+from kgan.contract import Contract, noise
 
 LATENT_DISTRIBUTIONS = ("normal", "uniform")
 _NOISE_STATE_KEY = "noise_seed_state"
 _LAYER_SEED_KEY = "layer_seed_state_"
-
-
-def _check_positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+# Folded into D's dropout seeds for its frozen pass in the G step: fresh masks, no D state change.
+_FROZEN_PASS_STREAM = 0x6B67616E
 
 
 @keras.saving.register_keras_serializable(package="kgan")
@@ -58,12 +56,12 @@ class GAN(keras.Model):
       **kwargs: passed to `keras.Model` (e.g. ``name``).
     """
 
-    conditional = False  # True: fit takes (images, labels)
+    family_name = None  # a family's name; None: "dcgan" if D has Conv2D layers, else "gan"
 
     def __init__(self, generator, discriminator, latent_dim, latent_distribution="normal",
                  seed=None, **kwargs):
         super().__init__(**kwargs)
-        _check_positive_int("latent_dim", latent_dim)
+        check_positive_int("latent_dim", latent_dim)
         if latent_distribution not in LATENT_DISTRIBUTIONS:
             raise ValueError(
                 f"latent_distribution must be one of {LATENT_DISTRIBUTIONS}, "
@@ -79,7 +77,10 @@ class GAN(keras.Model):
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
         self._d_call_takes_training = "training" in inspect.signature(discriminator.call).parameters
+        self._inputs = tuple(self.latent_inputs())
         self.image_shape = self._build_networks()
+        self._contract = Contract(self.family, self.image_shape, self._inputs, self._has_conv_features(),
+                                  dict(self.contract_metadata()))
         self.built = True
 
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
@@ -91,28 +92,94 @@ class GAN(keras.Model):
         self.generator_loss = "non_saturating"
         self.fused_adam = True
 
+    # ---- the family's description ---------------------------------------------
+
+    def latent_inputs(self):
+        """The generator's named inputs, in the order of its latents (families add theirs after z).
+
+        Returns:
+          A sequence of `kgan.contract.LatentInput`; the first is z.
+        """
+        return (noise("z", self.latent_dim, self.latent_distribution),)
+
+    def contract_metadata(self):
+        """Family keys for export metadata (e.g. ``{"num_classes": 10}``)."""
+        return {}
+
+    @property
+    def family(self):
+        """The family's name, as exports and tools report it."""
+        if self.family_name:
+            return self.family_name
+        return "dcgan" if any(isinstance(layer, keras.layers.Conv2D) for layer in self._discriminator_layers()) \
+            else "gan"
+
+    @property
+    def contract(self):
+        """The `kgan.contract.Contract` that serving, evaluation and the latent tools read."""
+        return self._contract
+
+    @property
+    def conditional(self):
+        """Whether `fit` takes ``(images, labels)``: the family has a class label input."""
+        return any(spec.role == "class" for spec in self._inputs)
+
+    def _discriminator_layers(self):
+        return [layer for layer in self.discriminator._flatten_layers(include_self=False)]  # pylint: disable=protected-access
+
+    def _has_conv_features(self):
+        """The DCGAN paper's pooled conv features exist for a D of images alone -> one output with Conv2D layers."""
+        d = self.discriminator
+        if not isinstance(d, keras.Model) or len(d.inputs) != 1 or len(d.outputs) != 1:
+            return False
+        return any(isinstance(layer, keras.layers.Conv2D) for layer in self._discriminator_layers())
+
     # ---- hooks that model families override -------------------------------
 
-    def sample_latents(self, batch_size, seed=None):
+    def sample_latents(self, batch_size, seed=None, **values):
         """Draws generator inputs.
 
         Args:
           batch_size: number of latents (int or scalar tensor).
           seed: None to draw from the model's noise SeedGenerator (advancing
             it), or an int / SeedGenerator for reproducible draws.
+          **values: chosen serving values by input name (e.g. ``label=[3, 3]``),
+            used instead of drawing them.
 
         Returns:
-          The generator's input: z of shape ``[batch_size, latent_dim]``.
+          The generator's input: z ``[batch_size, latent_dim]``, or a list of
+          every input's latent (ids one-hot encoded) for families with more.
         """
-        return self._sample_z(batch_size, seed)
+        unknown = sorted(set(values) - {spec.name for spec in self._inputs})
+        if unknown:
+            raise ValueError(f"Unknown latent inputs {unknown}; this model takes "
+                             f"{[spec.name for spec in self._inputs]}.")
+        seed = keras.random.SeedGenerator(seed) if isinstance(seed, int) else seed
+        latents = []
+        for spec in self._inputs:
+            value = values.get(spec.name)
+            if value is None:
+                value = spec.draw(batch_size, self.stateless_seed(seed))
+            latents.append(spec.encode(value))
+        return self._contract_pack(latents)
 
-    def discriminator_inputs(self, images, latents_or_labels=None):
-        """Builds D's input from images (and, for conditional models, labels)."""
-        return images
+    def _contract_pack(self, values):
+        return values[0] if len(values) == 1 else values
+
+    def discriminator_inputs(self, images, conditions=None):
+        """Builds D's input from images and its conditions (None: images alone)."""
+        if conditions is None:
+            return images
+        return [images, *(conditions if isinstance(conditions, (list, tuple)) else [conditions])]
 
     def fake_conditions(self, latents):
-        """What D is conditioned on for generated images (None: unconditional)."""
-        return None
+        """What D is conditioned on for generated images: the latents of the inputs marked
+        ``conditions_discriminator`` (None: an unconditional D)."""
+        values = list(latents) if len(self._inputs) > 1 else [latents]
+        chosen = [value for spec, value in zip(self._inputs, values) if spec.conditions_discriminator]
+        if not chosen:
+            return None
+        return chosen[0] if len(chosen) == 1 else chosen
 
     def unpack_batch(self, data):
         """Splits a `fit` batch into (real images, real conditions).
@@ -122,7 +189,7 @@ class GAN(keras.Model):
         """
         if isinstance(data, (tuple, list)):
             data = data[0]
-        _refuse_dict(data)
+        refuse_dict(data)
         return data, None
 
     def grid_shape(self, grid_size):
@@ -163,7 +230,8 @@ class GAN(keras.Model):
           generator_loss: "non_saturating" (``-log D(G(z))``) or "minimax"
             (``log(1 - D(G(z)))``).
           d_steps: k, the discriminator updates per generator update.
-          label_smoothing: one-sided smoothing of D's real targets, in [0, 1).
+          label_smoothing: one-sided label smoothing (Salimans et al. 2016) in [0, 1): D's
+            real target is ``1 - label_smoothing``, the fake target stays 0.
           fused_adam: apply plain `keras.optimizers.Adam` steps with TF's fused
             Adam kernel (same update, ~2% faster DCGAN steps on CPU; it forms
             ``1 - beta`` in float32, Keras in float64). See `kgan.fused_adam`.
@@ -171,7 +239,7 @@ class GAN(keras.Model):
             ``steps_per_execution``); no ``loss``/``optimizer``.
         """
         losses.get_generator_loss(generator_loss)
-        _check_positive_int("d_steps", d_steps)
+        check_positive_int("d_steps", d_steps)
         if isinstance(label_smoothing, bool) or not 0.0 <= float(label_smoothing) < 1.0:
             raise ValueError(f"label_smoothing must be a float in [0, 1), got {label_smoothing!r}.")
         if not isinstance(fused_adam, bool):
@@ -191,7 +259,7 @@ class GAN(keras.Model):
                 "d_optimizer and g_optimizer must be two optimizer objects: one optimizer "
                 "cannot hold the state of both networks."
             )
-        if keras.config.dtype_policy().name == "mixed_float16":
+        if any(_computes_in_float16(network) for network in (self.generator, self.discriminator)):
             d_optimizer = _loss_scaled(d_optimizer)
             g_optimizer = _loss_scaled(g_optimizer)
         super().compile(optimizer=None, **kwargs)
@@ -250,8 +318,20 @@ class GAN(keras.Model):
         if not frozen:
             return self.discriminator(inputs, **kwargs)
         d = self.discriminator
-        logits, _ = d.stateless_call(d.trainable_variables, d.non_trainable_variables, inputs, **kwargs)
+        logits, _ = d.stateless_call(d.trainable_variables, self._frozen_state(d), inputs, **kwargs)
         return logits
+
+    def _frozen_state(self, network):
+        """``network``'s non-trainable values for a frozen pass: its own, but with fresh dropout seeds.
+
+        The state a stateless call returns is discarded, so a frozen pass with the
+        layers' own seed states would draw exactly the dropout masks of the
+        network's next real pass. Each seed state is replaced by a value derived
+        from it (a fold-in), so the masks are fresh and no variable changes.
+        """
+        seed_states = {id(state) for state in self._seed_states((network,))}
+        return [tf.random.experimental.stateless_fold_in(tf.cast(v, tf.int64), _FROZEN_PASS_STREAM)
+                if id(v) in seed_states else v for v in network.non_trainable_variables]
 
     def train_step(self, data):
         if not self.compiled:
@@ -460,8 +540,8 @@ class GAN(keras.Model):
         Returns:
           float32 numpy array ``[num_images, H, W, C]`` in [-1, 1].
         """
-        _check_positive_int("num_images", num_images)
-        latents = self.sample_latents(num_images, seed=seed if seed is not None else _fresh_seed())
+        check_positive_int("num_images", num_images)
+        latents = self.sample_latents(num_images, seed=seed if seed is not None else fresh_seed())
         return keras.ops.convert_to_numpy(self.generator(latents, training=False)).astype("float32")
 
     def fit(self, x=None, y=None, *args, **kwargs):
@@ -479,7 +559,7 @@ class GAN(keras.Model):
         # dropout sequences.
         super().save_own_variables(store)
         store[_NOISE_STATE_KEY] = keras.ops.convert_to_numpy(self.seed_generator.state)
-        for i, state in enumerate(self._layer_seed_states()):
+        for i, state in enumerate(self._seed_states()):
             store[f"{_LAYER_SEED_KEY}{i}"] = keras.ops.convert_to_numpy(state)
 
     def load_own_variables(self, store):
@@ -488,14 +568,14 @@ class GAN(keras.Model):
             variable.assign(store[f"{i}"])
         if _NOISE_STATE_KEY in store.keys():
             self.seed_generator.state.assign(store[_NOISE_STATE_KEY])
-        for i, state in enumerate(self._layer_seed_states()):
+        for i, state in enumerate(self._seed_states()):
             if f"{_LAYER_SEED_KEY}{i}" in store.keys():
                 state.assign(store[f"{_LAYER_SEED_KEY}{i}"])
 
-    def _layer_seed_states(self):
-        """The RNG states of G's and D's layers (e.g. Dropout), in a fixed order."""
+    def _seed_states(self, networks=None):
+        """The RNG states of the networks' layers (e.g. Dropout; default G and D), in a fixed order."""
         states = []
-        for network in (self.generator, self.discriminator):
+        for network in networks or (self.generator, self.discriminator):
             for layer in network._flatten_layers(include_self=True):  # pylint: disable=protected-access
                 states += [generator.state for generator in getattr(layer, "_seed_generators", [])]
         return states
@@ -521,7 +601,8 @@ class GAN(keras.Model):
         return cls(**config)
 
 
-def _refuse_dict(data):
+def refuse_dict(data):
+    """Raises TypeError for a dict batch (tfds examples), saying how to map it to images."""
     if isinstance(data, dict):
         raise TypeError(
             f"fit batches must be images or (images, labels), got a dict with keys {sorted(data)}: map it, "
@@ -543,51 +624,11 @@ def _per_replica(loss):
     return loss if replicas == 1 else loss / float(replicas)
 
 
-def after_checks(tensor, *checks):
-    """Returns ``tensor`` made to depend on the given assertion ops.
-
-    In a traced step an assertion runs in parallel with everything it does not
-    feed; routing the checked tensor through it guarantees no update uses bad
-    data. (Eagerly the assertions have already raised, and return None.)
-    """
-    checks = [check for check in checks if check is not None]
-    if not checks:
-        return tensor
-    with tf.control_dependencies(checks):
-        return tf.identity(tensor)
-
-
-def failed_check_message(error):
-    """The message of a failed kgan in-graph check (a TF InvalidArgumentError), or None.
-
-    TF wraps an assertion's message in its node trace; this returns just the
-    message. Other errors give None: they are bugs, not bad input.
-    """
-    if not isinstance(error, tf.errors.InvalidArgumentError):
-        return None
-    text = str(getattr(error, "message", None) or error).split("[[{{node")[0]
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    failed = [line for line in lines if line.startswith("assertion failed:")]
-    if failed:
-        message = failed[-1][len("assertion failed:"):].split(" [Condition")[0].strip()
-        return message[1:-1] if message.startswith("[") and message.endswith("]") else message
-    last = lines[-1] if lines else ""
-    if "Tensor had NaN values" in last or "Tensor had Inf values" in last:  # tf.debugging.check_numerics
-        return last
-    return None
-
-
-def one_line(error, limit=300):
-    """``str(error)`` on one line, cut to ``limit`` characters: for an error message that quotes another."""
-    text = " ".join(str(error).split())
-    return text if len(text) <= limit else text[:limit - 3] + "..."
-
-
 def _loss_scaled(optimizer):
     if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
         return optimizer
     return keras.optimizers.LossScaleOptimizer(optimizer)
 
 
-def _fresh_seed():
-    return random.SystemRandom().randrange(2**31)
+def _computes_in_float16(network):
+    return any(layer.dtype_policy.compute_dtype == "float16" for layer in network._flatten_layers())  # pylint: disable=protected-access

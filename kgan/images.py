@@ -1,9 +1,9 @@
 """Turning generated batches into viewable images: uint8 conversion, grids, PNG files."""
 
-import os
-
 import numpy as np
 import tensorflow as tf
+
+from kgan.checks import write_bytes_atomic
 
 
 def to_uint8(images):
@@ -50,9 +50,4 @@ def save_png(path, image):
       path: destination file.
       image: uint8 array.
     """
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    data = tf.io.encode_png(tf.convert_to_tensor(image, tf.uint8)).numpy()
-    tmp = f"{path}.tmp"
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
+    write_bytes_atomic(path, tf.io.encode_png(tf.convert_to_tensor(image, tf.uint8)).numpy())

@@ -13,20 +13,22 @@ and every other component is interpolated linearly / averaged.
 - `latent_arithmetic`: the DCGAN paper's "vector arithmetic on face samples"
   (Radford et al. 2015, sec. 6.3): mean(a) - mean(b) + mean(c) over groups of
   samples picked by index from `numbered_sample_grid` / `candidate_images`.
-- `load_gan`: a GAN from a zoo run directory or a ``.keras`` file.
+- `load_gan`: a GAN from a zoo run directory or a ``.keras`` file (an export
+  opens as a `kgan.serving.ExportedGAN`); see `kgan.load`.
+
+Every function takes a `kgan.GAN` or anything `kgan.load` opens: it uses only
+the model's ``sample_latents`` and ``generator``.
 """
 
 import math
-import os
-import zipfile
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from kgan import images as image_utils
-from kgan.export import MAX_SAMPLE_IMAGES, find_export_dir, open_export
-from kgan.gan import GAN, failed_check_message, one_line
+from kgan.checks import check_count
+from kgan.serving import reader
 
 METHODS = ("linear", "spherical")
 
@@ -143,12 +145,6 @@ def _check_method(method):
                          f"got {method!r}.")
 
 
-def _check_count(name, value, minimum=1, hint=""):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.{hint}")
-    return int(value)
-
-
 def interpolate(start, end, steps, method="linear"):
     """``steps`` latents going from ``start`` to ``end`` (both included).
 
@@ -166,7 +162,7 @@ def interpolate(start, end, steps, method="linear"):
       Latents of the same structure, each component ``[steps, ...]``.
     """
     _check_method(method)
-    steps = _check_count("steps", steps, 2, " Both ends are included, so steps=2 is just the two latents.")
+    steps = check_count("steps", steps, 2, " Both ends are included, so steps=2 is just the two latents.")
     try:
         tf.nest.assert_same_structure(start, end)
     except (ValueError, TypeError) as error:
@@ -202,79 +198,13 @@ def _generate(gan, latents):
     return keras.ops.convert_to_numpy(gan.generator(latents, training=False)).astype(np.float32)
 
 
-class ExportedGAN:
-    """The latent tools' view of a SavedModel export (`kgan.export`): plain TF, no Keras model.
-
-    Latents come from the export's ``sample`` signature (CGAN labels cycle
-    0, 1, 2, ...), images from ``generate``; latents keep the Keras models'
-    structure (``z``; ``[z, one-hot label]``; ``[z, one-hot code, continuous]``).
-    Exports take integer labels/codes, so mixing one-hots (interpolating or
-    averaging across classes) is refused with a clear error.
-
-    Args:
-      export_dir: a version directory holding saved_model.pb and kgan_metadata.json.
-    """
-
-    def __init__(self, export_dir):
-        self.metadata, loaded = open_export(export_dir, signatures=("sample", "serving_default"))
-        self._signatures = loaded.signatures
-        self.export_dir = export_dir
-        self.family = self.metadata["family"]
-        self.latent_dim = self.metadata["latent_dim"]
-        self.image_shape = tuple(self.metadata["image_shape"])
-
-    def _call(self, signature, inputs):
-        try:
-            return self._signatures[signature](**inputs)
-        except tf.errors.InvalidArgumentError as error:
-            raise ValueError(f"The export {self.export_dir} rejected the {signature!r} request: "
-                             f"{failed_check_message(error) or one_line(error)}") from None
-
-    def sample_latents(self, batch_size, seed=0):
-        if batch_size > MAX_SAMPLE_IMAGES:
-            raise ValueError(f"An export draws at most {MAX_SAMPLE_IMAGES} latents at a time (its sample "
-                             f"signature's limit), {batch_size} were asked for: lower --num_candidates / --rows "
-                             "(two latents per row), or use the run's model.keras.")
-        inputs = {"num_images": tf.constant(batch_size, tf.int32), "seed": tf.constant(seed or 0, tf.int32)}
-        if self.family == "cgan":
-            inputs["label"] = tf.range(batch_size, dtype=tf.int32) % self.metadata["num_classes"]
-        out = self._call("sample", inputs)
-        if self.family == "cgan":
-            return [out["z"], tf.one_hot(out["label"], self.metadata["num_classes"])]
-        if self.family == "infogan":
-            return [out["z"], tf.one_hot(out["categorical_code"], self.metadata["num_categories"]),
-                    out["continuous_code"]]
-        return out["z"]
-
-    def generator(self, latents, training=False):
-        """Images for latents in the Keras structure, through the ``generate`` signature."""
-        if self.family in ("cgan", "infogan"):
-            ids = self._ids(latents[1])
-            inputs = {"z": latents[0], ("label" if self.family == "cgan" else "categorical_code"): ids}
-            if self.family == "infogan":
-                inputs["continuous_code"] = tf.convert_to_tensor(latents[2], tf.float32)
-        else:
-            inputs = {"z": latents}
-        inputs["z"] = tf.convert_to_tensor(inputs["z"], tf.float32)
-        return self._call("serving_default", inputs)["images"]
-
-    @staticmethod
-    def _ids(one_hot):
-        one_hot = np.asarray(one_hot, np.float32)
-        exact = np.round(one_hot)
-        if (not np.allclose(one_hot, exact, atol=1e-5) or exact.min(initial=0.0) < 0
-                or not np.all(exact.sum(axis=1) == 1)):
-            raise ValueError("Exports take integer labels/codes: interpolate or average only latents of the "
-                             "same label, or use the run's model.keras to mix labels.")
-        return tf.constant(one_hot.argmax(axis=1), tf.int32)
-
-
-def _check_gan(gan):
-    if isinstance(gan, ExportedGAN):
-        return
-    if not isinstance(gan, GAN):
-        raise TypeError(f"Expected a kgan.GAN (e.g. kgan.DCGAN or keras.models.load_model('model.keras')), "
-                        f"got {type(gan).__name__}.")
+def _model(gan):
+    """``gan`` as a model with ``sample_latents`` and ``generator`` (a `kgan.GAN` is wrapped)."""
+    try:
+        return reader.load(gan)
+    except TypeError:
+        raise TypeError(f"Expected a kgan.GAN (e.g. kgan.DCGAN or kgan.load('runs/dcgan')), got "
+                        f"{type(gan).__name__}.") from None
 
 
 def _rows(latents, indices):
@@ -302,10 +232,10 @@ def interpolation_grid(gan, rows=8, steps=10, seed=0, method="linear"):
       float32 numpy ``[rows * steps, H, W, C]`` in [-1, 1], row-major (ready
       for ``kgan.images.image_grid(images, rows, steps)``).
     """
-    _check_gan(gan)
+    gan = _model(gan)
     _check_method(method)
-    rows = _check_count("rows", rows)
-    steps = _check_count("steps", steps, 2, " Both ends are included, so steps=2 is just the two latents.")
+    rows = check_count("rows", rows)
+    steps = check_count("steps", steps, 2, " Both ends are included, so steps=2 is just the two latents.")
     latents = gan.sample_latents(2 * rows, seed=seed)
     paths = []
     for r in range(rows):
@@ -327,8 +257,8 @@ def candidate_images(gan, seed=0, num_candidates=64):
       float32 numpy ``[num_candidates, H, W, C]`` in [-1, 1]; image ``i`` is
       candidate ``i``.
     """
-    _check_gan(gan)
-    num_candidates = _check_count("num_candidates", num_candidates)
+    gan = _model(gan)
+    num_candidates = check_count("num_candidates", num_candidates)
     return _generate(gan, gan.sample_latents(num_candidates, seed=seed))
 
 
@@ -368,7 +298,7 @@ def numbered_sample_grid(gan, seed=0, num_candidates=64, cols=8, padding=2):
       ``R = ceil(num_candidates / cols)``.
     """
     images = candidate_images(gan, seed, num_candidates)
-    cols = _check_count("cols", cols)
+    cols = check_count("cols", cols)
     count, height, width, channels = images.shape
     scale = max(1, width // 32)
     tiles = np.stack([np.concatenate([_label_strip(i, width, channels, scale), image])
@@ -434,9 +364,9 @@ def latent_arithmetic(gan, a, b, c, seed=0, num_candidates=64, variants=8, noise
       variants), and ``"result_latents"`` (the latents of those, structured
       like the model's latents).
     """
-    _check_gan(gan)
-    num_candidates = _check_count("num_candidates", num_candidates)
-    variants = _check_count("variants", variants, 0)
+    gan = _model(gan)
+    num_candidates = check_count("num_candidates", num_candidates)
+    variants = check_count("variants", variants, 0)
     if isinstance(noise_scale, bool) or not isinstance(noise_scale, (int, float)) or not noise_scale >= 0:
         raise ValueError(f"noise_scale must be a number >= 0, got {noise_scale!r}.")
     groups = {name: _check_group(name, indices, num_candidates, seed)
@@ -470,7 +400,7 @@ def latent_arithmetic(gan, a, b, c, seed=0, num_candidates=64, variants=8, noise
 
 
 def load_gan(path):
-    """Loads a `kgan.GAN` from a zoo run directory or a ``.keras`` file.
+    """A model for the latent tools from a zoo run directory, a ``.keras`` file or an export.
 
     Args:
       path: a run directory holding ``model.keras`` (as ``zoo.dcgan`` leaves
@@ -478,38 +408,13 @@ def load_gan(path):
         directory (a version, or ``exports/<name>`` for its latest version).
 
     Returns:
-      The GAN (uncompiled: the optimizers are not needed to generate), or an
-      `ExportedGAN` for an export.
+      The `kgan.GAN` (uncompiled: the optimizers are not needed to generate),
+      or a `kgan.serving.ExportedGAN` for an export (see `kgan.load`).
 
     Raises:
       FileNotFoundError: ``path`` does not exist.
-      ValueError: ``path`` is not a run directory or ``.keras`` file, cannot
-        be loaded, or holds a model that is not a kgan GAN.
+      ValueError: ``path`` is not a run directory, ``.keras`` file or export,
+        cannot be loaded, or holds a model that is not a kgan GAN.
     """
-    path = os.fspath(path)
-    hint = ("pass a zoo run directory (holding model.keras), a .keras file saved with gan.save(...) "
-            "or an export directory (exports/<name>[/<version>])")
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"Model path {path} does not exist: {hint}.")
-    if os.path.isdir(path):
-        model_file = os.path.join(path, "model.keras")
-        export_dir = find_export_dir(path)
-        if os.path.isfile(model_file):
-            path = model_file
-        elif export_dir:
-            return ExportedGAN(export_dir)
-        else:
-            raise ValueError(f"{path} is a directory without model.keras (an unfinished run?): {hint}.")
-    elif not path.endswith(".keras"):
-        raise ValueError(f"{path} is not a .keras file: {hint}.")
-    if not zipfile.is_zipfile(path):
-        raise ValueError(f"{path} is not a valid .keras file (not a zip archive: corrupt, truncated or another "
-                         f"format): {hint}.")
-    try:
-        model = keras.models.load_model(path, compile=False)
-    except Exception as error:  # zipfile, h5, config and deserialization errors alike
-        raise ValueError(f"Could not load {path} as a Keras model ({type(error).__name__}: "
-                         f"{one_line(error)}); is the file complete? {hint[0].upper() + hint[1:]}.") from None
-    if not isinstance(model, GAN):
-        raise ValueError(f"{path} holds a {type(model).__name__}, not a kgan GAN: {hint}.")
-    return model
+    loaded = reader.load(path)
+    return loaded.gan if loaded.gan is not None else loaded

@@ -64,9 +64,10 @@ def discriminator_loss(real_logits, fake_logits, label_smoothing=0.0):
     Args:
       real_logits: logits of D on real data.
       fake_logits: logits of D on generated data.
-      label_smoothing: one-sided smoothing of the real targets with
-        `keras.losses.BinaryCrossentropy`'s convention: the real target becomes
-        ``1 - 0.5 * label_smoothing``; fake targets stay 0.
+      label_smoothing: one-sided label smoothing (Salimans et al. 2016): the
+        real target becomes ``1 - label_smoothing`` (0.1 -> 0.9); fake targets
+        stay 0. (Keras' ``BinaryCrossentropy(label_smoothing=s)`` instead moves
+        both targets by ``s / 2``.)
 
     Returns:
       Scalar float32 loss.
@@ -75,7 +76,7 @@ def discriminator_loss(real_logits, fake_logits, label_smoothing=0.0):
         raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}.")
     real = real_logit(real_logits)
     fake = real_logit(fake_logits)
-    target = 1.0 - 0.5 * float(label_smoothing)
+    target = 1.0 - float(label_smoothing)
     # BCE(t, l) = -(t log sigmoid(l) + (1 - t) log sigmoid(-l)); log(1 - sigmoid(l)) = log sigmoid(-l).
     real_loss = -(target * tf.math.log_sigmoid(real) + (1.0 - target) * tf.math.log_sigmoid(-real))
     fake_loss = -tf.math.log_sigmoid(-fake)

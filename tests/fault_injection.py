@@ -58,7 +58,7 @@ def main():
     def run(argv):
         if FLAGS.kill_in_checkpoint_write:
             kill_in_nth_fsync(FLAGS.kill_in_checkpoint_write)
-        _cli.main_for(module_name.split(".")[-1], module.build, lambda gan, output_dir, log_dir: [Fault()])(argv)
+        _cli.main_for(module_name.split(".")[-1], module.build, lambda config, gan, run, state: [Fault()])(argv)
 
     app.run(run)
 

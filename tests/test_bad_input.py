@@ -23,7 +23,9 @@ import tensorflow as tf
 
 import kgan
 from conftest import run_module, tiny_families, write_idx_gz
-from kgan import evaluation, export, latent, svm, tflite
+from kgan import evaluation, latent, serving
+from kgan.evaluation import svm
+from kgan.serving import tflite
 from zoo import _main
 
 FAMILIES = tiny_families()
@@ -38,7 +40,7 @@ def exported(tmp_path_factory):
     for name in ("dcgan", "cgan", "infogan"):
         keras.utils.set_random_seed(0)
         gan = FAMILIES[name]()
-        path = export.export_saved_model(gan, str(base), name, tflite_variants=("float32",) if name == "cgan" else ())
+        path = serving.export_saved_model(gan, str(base), name, tflite_variants=("float32",) if name == "cgan" else ())
         result[name] = (gan, path, tf.saved_model.load(path).signatures)
     return result
 
@@ -235,14 +237,14 @@ def test_an_existing_export_is_never_touched(exported, tmp_path):
     base = os.path.dirname(os.path.dirname(path))
     before = snapshot(base)
     with pytest.raises(FileExistsError, match=r"1 already exists; exports are never overwritten.*next free one \(2\)"):
-        export.export_saved_model(gan, base, "dcgan", version=1)
+        serving.export_saved_model(gan, base, "dcgan", version=1)
     with pytest.raises(ValueError, match="variant must be one of"):  # checked before any work
-        export.export_saved_model(gan, base, "dcgan", tflite_variants=("int4",))
+        serving.export_saved_model(gan, base, "dcgan", tflite_variants=("int4",))
     with pytest.raises(TypeError, match="needs a kgan.GAN.*got ExportedGAN"):
-        export.export_saved_model(latent.load_gan(path), base, "dcgan")
+        serving.export_saved_model(latent.load_gan(path), base, "dcgan")
     (tmp_path / "file").write_text("not a folder")
     with pytest.raises(NotADirectoryError, match="is a file; pass a directory"):
-        export.export_saved_model(gan, str(tmp_path / "file"), "dcgan")
+        serving.export_saved_model(gan, str(tmp_path / "file"), "dcgan")
     assert snapshot(base) == before  # same files, bytes and mtimes; no staging leftovers
 
     gan.save(tmp_path / "m.keras")
@@ -291,8 +293,8 @@ def test_broken_exports_are_refused(exported, tmp_path):
     tf.saved_model.save(plain, str(tmp_path / "plain"))
     cases = {
         tmp_path / "plain": "SavedModel without kgan_metadata.json: not a kgan export",
-        copy("json", lambda d: (d / export.METADATA_FILE).write_text("{not json")): "is not valid JSON.*re-export",
-        copy("list", lambda d: (d / export.METADATA_FILE).write_text("[]")): "not a JSON object",
+        copy("json", lambda d: (d / serving.METADATA_FILE).write_text("{not json")): "is not valid JSON.*re-export",
+        copy("list", lambda d: (d / serving.METADATA_FILE).write_text("[]")): "not a JSON object",
         copy("pb", lambda d: (d / "saved_model.pb").write_bytes(b"garbage")):
             "Could not load the SavedModel .*corrupt or incomplete: re-export",
         copy("variables", lambda d: shutil.rmtree(d / "variables")): "Could not load the SavedModel",
@@ -301,15 +303,15 @@ def test_broken_exports_are_refused(exported, tmp_path):
         for open_model in (latent.load_gan, evaluation.open_sampler):
             with pytest.raises(ValueError, match=message):
                 open_model(str(path))
-    with open(os.path.join(source, export.METADATA_FILE)) as f:
+    with open(os.path.join(source, serving.METADATA_FILE)) as f:
         metadata = json.load(f)
-    del metadata["num_classes"]
-    no_classes = copy("keys", lambda d: (d / export.METADATA_FILE).write_text(json.dumps(metadata)))
+    del metadata["inputs"]["label"]["size"]
+    no_size = copy("keys", lambda d: (d / serving.METADATA_FILE).write_text(json.dumps(metadata)))
     for open_model in (latent.load_gan, evaluation.open_sampler):
-        with pytest.raises(ValueError, match=r"lacks \['num_classes'\]"):
-            open_model(str(no_classes))
-    with pytest.raises(ValueError, match="names no known model family"):
-        latent.load_gan(copy("family", lambda d: (d / export.METADATA_FILE).write_text("{}")))
+        with pytest.raises(ValueError, match=r"describes input 'label' incompletely \(no 'size'\)"):
+            open_model(str(no_size))
+    with pytest.raises(ValueError, match=r"lacks \['family', 'image_shape', 'inputs'\].*re-export"):
+        latent.load_gan(copy("family", lambda d: (d / serving.METADATA_FILE).write_text("{}")))
 
 
 def test_exports_refuse_what_their_contract_cannot_do(exported):
@@ -325,8 +327,8 @@ def test_exports_refuse_what_their_contract_cannot_do(exported):
     a, b, c = (int(np.flatnonzero(categories == category)[0]) for category in np.unique(categories)[:3])
     with pytest.raises(ValueError, match="Exports take integer labels/codes"):
         latent.latent_arithmetic(infogan, [a], [b], [c], seed=0, variants=0)
-    # Another family where an unconditional conv D is needed: no features signature.
-    with pytest.raises(ValueError, match="no 'features' signature .*not InfoGAN's"):
+    # A contract without DCGAN features (InfoGAN's D has its Q head): no features signature.
+    with pytest.raises(ValueError, match="no DCGAN features.*not InfoGAN's"):
         svm.feature_extractors(exported["infogan"][1])
 
 

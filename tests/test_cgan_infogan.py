@@ -106,12 +106,38 @@ def test_cgan_fit_rejects_bad_labels():
     assert int(gan.d_optimizer.iterations) == 0
 
 
+class RecordingCGAN(kgan.ConditionalDCGAN):
+    """Records what every D pass is given (eager train steps only)."""
+
+    calls = None
+
+    def discriminate(self, images, conditions=None, training=False, frozen=False):
+        if self.calls is not None:
+            self.calls.append((np.asarray(images), None if conditions is None else np.asarray(conditions), frozen))
+        return super().discriminate(images, conditions, training=training, frozen=frozen)
+
+
 def test_cgan_discriminator_frozen_in_generator_step_and_d_sees_real_labels():
     gan = compiled(tiny_cgan())
     gan.fit(images(8), np.arange(8), batch_size=8, verbose=0)
     assert_generator_step_leaves_discriminator_untouched(gan)
-    real, conditions = gan.unpack_batch((tf.constant(images(3)), tf.constant([2, 0, 9])))
-    np.testing.assert_array_equal(np.argmax(conditions.numpy(), 1), [2, 0, 9])
+    keras.utils.set_random_seed(0)
+    gan = compiled(RecordingCGAN(generator_filters=4, discriminator_filters=4, seed=0), d_steps=2)
+    gan.calls = []
+    real, labels = images(6), np.array([2, 0, 9, 4, 4, 1])
+    gan.train_step((tf.constant(real), tf.constant(labels)))
+    # Per D step: the real sub-batch with ITS labels, then fakes with the labels they were generated for;
+    # then the frozen G-step pass on the last fakes and their labels.
+    (r1, c1, _), (f1, fc1, _), (r2, c2, _), (f2, fc2, _), (g, gc, frozen) = gan.calls
+    assert frozen and not any(call[2] for call in gan.calls[:4])
+    np.testing.assert_array_equal(r1, real[:3])
+    np.testing.assert_array_equal(np.argmax(c1, 1), labels[:3])
+    np.testing.assert_array_equal(r2, real[3:])
+    np.testing.assert_array_equal(np.argmax(c2, 1), labels[3:])
+    np.testing.assert_array_equal(g, f2)  # G's step scores the fakes D last saw, with their labels
+    np.testing.assert_array_equal(gc, fc2)
+    for fake_labels in (fc1, fc2):  # the fakes' labels are drawn one-hots, not the real ones
+        np.testing.assert_array_equal(fake_labels.sum(1), np.ones(3))
 
 
 def test_cgan_save_load_resume(tmp_path):
@@ -206,16 +232,33 @@ class FixedCodeInfoGAN(kgan.ConvInfoGAN):
                                       continuous=rng.uniform(-1, 1, (batch_size, 2)))
 
 
-@pytest.mark.parametrize("network", ["discriminator", "generator"])
-def test_mi_term_enters_both_d_and_g_losses(network):
-    """With identical everything else, the lambda of the MI term changes BOTH networks' updates."""
+def test_mi_term_enters_the_discriminator_loss():
+    """With identical everything else, the lambda of the MI term changes D's update."""
     after = []
     for weight in (0.0, 5.0):
         keras.utils.set_random_seed(0)
-        gan = FixedCodeInfoGAN(categorical_weight=weight, continuous_weight=weight, seed=0)
-        compiled(gan, lr=0.1, optimizer=keras.optimizers.SGD)
+        gan = compiled(FixedCodeInfoGAN(categorical_weight=weight, continuous_weight=weight, seed=0), lr=0.1,
+                       optimizer=keras.optimizers.SGD)
         gan.train_step(tf.constant(images(8)))
-        after.append(snapshot(getattr(gan, network).trainable_variables))
+        after.append(snapshot(gan.discriminator.trainable_variables))
+    assert any(not np.allclose(a, b) for a, b in zip(*after))
+
+
+def test_mi_term_enters_the_generator_loss_with_d_held_fixed():
+    """G's own update (one G step against the SAME, untouched D) depends on the MI term's lambda."""
+    after, d_weights = [], []
+    for weight in (0.0, 5.0):
+        keras.utils.set_random_seed(0)
+        gan = compiled(FixedCodeInfoGAN(categorical_weight=weight, continuous_weight=weight, seed=0), lr=0.1,
+                       optimizer=keras.optimizers.SGD)
+        latents = gan.sample_latents(8)
+        with tf.GradientTape() as tape:
+            fake = gan.generator(latents, training=True)
+        gan.generator_update(tape, fake, latents)
+        after.append(snapshot(gan.generator.trainable_variables))
+        d_weights.append(snapshot(gan.discriminator.variables))
+    for a, b in zip(*d_weights):
+        np.testing.assert_array_equal(a, b)  # the same D judged both
     assert any(not np.allclose(a, b) for a, b in zip(*after))
 
 

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from conftest import REPO
-from kgan import classifier, data
+from kgan import data
+from kgan.evaluation import classifier
 
 MNIST_DIR = os.path.join(os.path.dirname(REPO), "shared", "datasets", "mnist")
 TEST_IMAGES = os.path.join(MNIST_DIR, "t10k-images-idx3-ubyte.gz")

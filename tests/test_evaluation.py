@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import kgan
-from kgan import callbacks, data, evaluation, export
+from kgan import data, evaluation, serving
 from conftest import run_module
 
 N = 16  # the synthetic MNIST test split holds 16 images
@@ -28,10 +28,10 @@ def models(tmp_path_factory):
     run_dir.mkdir()
     gan.save(str(run_dir / "model.keras"))
     exports = root / "exports"
-    export_dir = export.export_saved_model(gan, str(exports), "m", tflite_variants=())
+    export_dir = serving.export_saved_model(gan, str(exports), "m", tflite_variants=())
     keras.utils.set_random_seed(0)
     cgan = kgan.ConditionalDCGAN(generator_filters=4, discriminator_filters=4, seed=0)
-    cgan_export = export.export_saved_model(cgan, str(exports), "c", tflite_variants=())
+    cgan_export = serving.export_saved_model(cgan, str(exports), "c", tflite_variants=())
     return {"gan": gan, "run_dir": str(run_dir), "export_dir": export_dir, "export_base": str(exports / "m"),
             "cgan_export": cgan_export}
 
@@ -57,7 +57,7 @@ def test_evaluate_run_dir_and_export(models, mnist_data_dir):
     check_result(from_export, 20, N)
     assert from_export["model"] == models["export_dir"]
     # A model directory of versions means its latest version.
-    assert evaluation.find_export_dir(models["export_base"]) == models["export_dir"]
+    assert serving.find_export_dir(models["export_base"]) == models["export_dir"]
     again = evaluation.evaluate(models["export_base"], num_samples=20, data_dir=mnist_data_dir)
     assert again["frechet_distance"]["value"] == pytest.approx(from_export["frechet_distance"]["value"])
     # A GAN object works too, and fewer real images than samples are reported as such.
@@ -75,10 +75,10 @@ def test_samplers_are_seeded_and_balanced(models):
     big = sampler.sample(evaluation.BATCH_SIZE + 3, seed=0)["images"]
     assert not np.allclose(big[:3], big[evaluation.BATCH_SIZE:])
     cgan = evaluation.open_sampler(models["cgan_export"])
-    assert cgan.family == "cgan" and cgan.num_classes == 10
+    assert cgan.family == "cgan" and cgan.contract.input("label").size == 10
     drawn = cgan.sample(23, seed=0)
     np.testing.assert_array_equal(drawn["label"], np.arange(23) % 10)
-    info = evaluation.GANSampler(kgan.ConvInfoGAN(seed=0))
+    info = evaluation.Sampler(kgan.ConvInfoGAN(seed=0))
     np.testing.assert_array_equal(info.sample(12)["categorical_code"], np.arange(12) % 10)
 
 
@@ -111,7 +111,7 @@ def test_scores_of_real_images_are_perfect_against_themselves(mnist_data_dir):
 def test_evaluate_rejects_bad_sources(tmp_path, mnist_data_dir):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         evaluation.evaluate(str(tmp_path / "missing"), num_samples=10, data_dir=mnist_data_dir)
-    with pytest.raises(ValueError, match="neither model.keras nor a SavedModel"):
+    with pytest.raises(ValueError, match="without model.keras .*and without a SavedModel"):
         evaluation.evaluate(str(tmp_path), num_samples=10, data_dir=mnist_data_dir)
     color = kgan.DCGAN(image_shape=(32, 32, 3), generator_filters=2, discriminator_filters=2)
     with pytest.raises(ValueError, match="28x28x1 MNIST-like"):
@@ -135,7 +135,7 @@ def fit_with(callback, mnist_data_dir, epochs):
 def test_callback_keeps_only_improvements(tmp_path, mnist_data_dir):
     path = tmp_path / "run" / "best.keras"
     real = np.random.default_rng(0).uniform(-1, 1, (8, 28, 28, 1)).astype("float32")
-    callback = callbacks.EvaluationCallback(every_n_epochs=1, num_samples=8, checkpoint_path=str(path),
+    callback = evaluation.EvaluationCallback(every_n_epochs=1, num_samples=8, checkpoint_path=str(path),
                                             log_dir=str(tmp_path / "logs"), real_images=real, verbose=0)
     injected = iter([5.0, 7.0, 3.0, 3.0])
     callback.measure = lambda: {"frechet_distance": next(injected), "classifier_score": 2.0}
@@ -157,7 +157,7 @@ def test_callback_keeps_only_improvements(tmp_path, mnist_data_dir):
 
 def test_callback_measures_for_real(tmp_path, mnist_data_dir):
     real = data.load_images("mnist", "test", batch_size=8, data_dir=mnist_data_dir, with_labels=True)
-    callback = callbacks.EvaluationCallback(every_n_epochs=2, num_samples=10, checkpoint_path=str(tmp_path / "b.keras"),
+    callback = evaluation.EvaluationCallback(every_n_epochs=2, num_samples=10, checkpoint_path=str(tmp_path / "b.keras"),
                                             real_images=real, verbose=0)
     fit_with(callback, mnist_data_dir, epochs=3)
     assert [h["epoch"] for h in callback.history] == [2]  # every 2nd epoch only
@@ -165,9 +165,9 @@ def test_callback_measures_for_real(tmp_path, mnist_data_dir):
     assert 1.0 <= callback.history[0]["classifier_score"] <= 10.0
     assert os.path.isfile(tmp_path / "b.keras")
     with pytest.raises(ValueError, match="end in .keras"):
-        callbacks.EvaluationCallback(checkpoint_path="best.h5")
+        evaluation.EvaluationCallback(checkpoint_path="best.h5")
     with pytest.raises(ValueError, match="every_n_epochs"):
-        callbacks.EvaluationCallback(every_n_epochs=0)
+        evaluation.EvaluationCallback(every_n_epochs=0)
 
 
 # ---- the CLI ------------------------------------------------------------------------
@@ -196,7 +196,7 @@ def test_zoo_evaluate_cli(models, mnist_data_dir, tmp_path):
 def test_classifier_stays_float32_under_mixed_precision(monkeypatch):
     x = np.random.default_rng(0).uniform(-1, 1, (4, 28, 28, 1)).astype("float32")
     expected = evaluation.classify(x)
-    monkeypatch.setattr(evaluation, "_CLASSIFIER", [])
+    monkeypatch.setattr(evaluation.scoring, "_CLASSIFIER", [])
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy("mixed_bfloat16")
     try:

@@ -15,7 +15,8 @@ from tensorflow_serving.config import model_server_config_pb2
 
 import kgan
 from conftest import tiny_families
-from kgan import export, features, losses
+from kgan import losses, serving
+from kgan.models import features
 
 FAMILIES = tiny_families()
 EXPECTED_INPUTS = {
@@ -29,6 +30,16 @@ EXPECTED_INPUTS = {
 }
 
 
+def spread_discriminator(gan, seed=0):
+    """He-scaled D kernels: an untrained DCGAN-init D says 0.5 +- 1e-9 to everything, which tests nothing."""
+    rng = np.random.default_rng(seed)
+    for layer in gan.discriminator.layers:
+        if isinstance(layer, (keras.layers.Dense, keras.layers.Conv2D)) or type(layer).__name__ == "Maxout":
+            shape = tuple(layer.kernel.shape)
+            fan_in = np.prod(shape[:-1])
+            layer.kernel.assign(rng.normal(0.0, np.sqrt(2.0 / fan_in), shape).astype("float32"))
+
+
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     """Each family, built with fixed seeds, exported once: {family: (gan, path, loaded)}."""
@@ -37,7 +48,8 @@ def exported(tmp_path_factory):
     for name, make in FAMILIES.items():
         keras.utils.set_random_seed(0)
         gan = make()
-        path = export.export_saved_model(gan, str(base), name, training_epochs=3, metrics={"d_loss": 1.25})
+        spread_discriminator(gan)
+        path = serving.export_saved_model(gan, str(base), name, training_epochs=3, metrics={"d_loss": 1.25})
         result[name] = (gan, path, tf.saved_model.load(path))
     return result
 
@@ -64,7 +76,7 @@ def test_signatures_follow_the_contract(exported, name):
 @pytest.mark.parametrize("name", FAMILIES)
 def test_generate_sample_discriminate_match_the_keras_model(exported, name):
     gan, _, loaded = exported[name]
-    requests = export.warmup_inputs(gan, batch_size=3)
+    requests = serving.warmup_inputs(gan, batch_size=3)
     rng = np.random.default_rng(1)
     generate = dict(requests["serving_default"], z=rng.normal(size=(3, gan.latent_dim)).astype("float32"))
     latents = generate["z"]
@@ -92,14 +104,17 @@ def test_generate_sample_discriminate_match_the_keras_model(exported, name):
     if name == "cgan":
         np.testing.assert_array_equal(first["label"], [7, 7, 7])
 
-    discriminate = dict(requests["discriminate"], images=images)
+    # D judges varied images in [-1, 1] (an untrained G's samples are all nearly 0).
+    judged = np.random.default_rng(2).uniform(-1, 1, images.shape).astype("float32")
+    discriminate = dict(requests["discriminate"], images=judged)
     if name == "cgan":
         discriminate["label"] = generate["label"]
     probability = call(loaded, "discriminate", **discriminate)["probability"]
     conditions = tf.one_hot(generate["label"], 10) if name == "cgan" else None
-    logits, _ = gan.split_discriminator_outputs(gan.discriminate(images, conditions))
+    logits, _ = gan.split_discriminator_outputs(gan.discriminate(judged, conditions))
     np.testing.assert_allclose(probability, losses.probability_real(logits).numpy(), atol=1e-5)
     assert probability.shape == (3,)
+    assert np.ptp(probability) > 0.01  # D tells the images apart: the comparison above is not 0.5 == 0.5
 
 
 def test_features_signature_is_the_papers_pooled_conv_features(exported):
@@ -107,7 +122,7 @@ def test_features_signature_is_the_papers_pooled_conv_features(exported):
     x = np.random.default_rng(0).uniform(-1, 1, (2, 28, 28, 1)).astype("float32")
     got = call(loaded, "features", images=x)["features"]
     # filters f=4: 16*f + 16*2f + 16*4f + 4*8f = 144 f
-    assert got.shape == (2, 144 * 4) and export.describe(gan)["feature_dim"] == 576
+    assert got.shape == (2, 144 * 4) and serving.describe(gan)["feature_dim"] == 576
     np.testing.assert_allclose(got, features.discriminator_features(gan)(x).numpy(), atol=1e-5)
 
 
@@ -149,26 +164,26 @@ def test_wrong_shapes_dtypes_and_names_are_rejected(exported, inputs):
 
 def test_versions_are_never_overwritten(tmp_path):
     gan = FAMILIES["gan"]()
-    first = export.export_saved_model(gan, str(tmp_path), "m")
-    second = export.export_saved_model(gan, str(tmp_path), "m")
+    first = serving.export_saved_model(gan, str(tmp_path), "m")
+    second = serving.export_saved_model(gan, str(tmp_path), "m")
     assert [os.path.basename(first), os.path.basename(second)] == ["1", "2"]
     stamp = os.path.getmtime(os.path.join(first, "saved_model.pb"))
     with pytest.raises(FileExistsError, match="never overwritten.*next free one \\(3\\)"):
-        export.export_saved_model(gan, str(tmp_path), "m", version=1)
+        serving.export_saved_model(gan, str(tmp_path), "m", version=1)
     assert os.path.getmtime(os.path.join(first, "saved_model.pb")) == stamp
-    assert export.export_saved_model(gan, str(tmp_path), "m", version=7).endswith("7")
-    assert export.versions(str(tmp_path), "m") == [1, 2, 7]
+    assert serving.export_saved_model(gan, str(tmp_path), "m", version=7).endswith("7")
+    assert serving.versions(str(tmp_path), "m") == [1, 2, 7]
     assert sorted(os.listdir(tmp_path / "m")) == ["1", "2", "7"]  # no staging leftovers
     for bad in (0, -1, "2", True):
         with pytest.raises(ValueError, match="version"):
-            export.export_saved_model(gan, str(tmp_path), "m", version=bad)
+            serving.export_saved_model(gan, str(tmp_path), "m", version=bad)
     with pytest.raises(ValueError, match="model_name"):
-        export.export_saved_model(gan, str(tmp_path), "../evil")
+        serving.export_saved_model(gan, str(tmp_path), "../evil")
 
 
 def test_metadata_warmup_and_models_config(exported, tmp_path):
     gan, path, loaded = exported["cgan"]
-    with open(os.path.join(path, export.METADATA_FILE)) as f:
+    with open(os.path.join(path, serving.METADATA_FILE)) as f:
         metadata = json.load(f)
     assert metadata["family"] == "cgan" and metadata["num_classes"] == 10 and metadata["latent_dim"] == 100
     assert metadata["image_shape"] == [28, 28, 1] and metadata["value_range"] == [-1.0, 1.0]
@@ -176,7 +191,7 @@ def test_metadata_warmup_and_models_config(exported, tmp_path):
     assert metadata["signatures"] == ["discriminate", "generate", "sample", "serving_default"]
     # Warmup records parse with the real protos and replay against the model.
     seen = []
-    for record in tf.data.TFRecordDataset(os.path.join(path, export.WARMUP_FILE)):
+    for record in tf.data.TFRecordDataset(os.path.join(path, serving.WARMUP_FILE)):
         log = prediction_log_pb2.PredictionLog.FromString(record.numpy())
         request = log.predict_log.request
         assert request.model_spec.name == "cgan"
@@ -185,7 +200,7 @@ def test_metadata_warmup_and_models_config(exported, tmp_path):
         seen.append(request.model_spec.signature_name)
     assert sorted(seen) == ["discriminate", "sample", "serving_default"]
     base = os.path.dirname(os.path.dirname(path))
-    config_path = export.write_models_config(base, serving_root="/models")
+    config_path = serving.write_models_config(base, serving_root="/models")
     config = text_format.Parse(open(config_path).read(), model_server_config_pb2.ModelServerConfig())
     entries = {c.name: (c.base_path, c.model_platform) for c in config.model_config_list.config}
     assert entries == {n: (f"/models/{n}", "tensorflow") for n in FAMILIES}
@@ -221,9 +236,9 @@ def test_mixed_bfloat16_generator_exports_in_float32(tmp_path):
     finally:
         keras.config.set_dtype_policy("float32")
     assert gan.generator.get_layer("deconv_1").compute_dtype == "bfloat16"
-    rebuilt = export.float32_model(gan.generator)
+    rebuilt = serving.float32_model(gan.generator)
     assert all(layer.compute_dtype == "float32" for layer in rebuilt.layers[1:])
-    path = export.export_saved_model(gan, str(tmp_path), "bf16")
+    path = serving.export_saved_model(gan, str(tmp_path), "bf16")
     z = np.random.default_rng(0).normal(size=(2, 100)).astype("float32")
     images = tf.saved_model.load(path).signatures["serving_default"](z=tf.constant(z))["images"]
     assert images.dtype == tf.float32

@@ -14,7 +14,7 @@ import pytest
 from conftest import REPO, run_module
 
 import kgan
-from kgan import checkpoint
+from kgan.training import checkpoint
 
 STEPS = 5  # batches per epoch
 
@@ -39,7 +39,7 @@ def all_state(path):
     values = [keras.ops.convert_to_numpy(v) for v in gan.variables]
     values += [keras.ops.convert_to_numpy(v) for v in gan.d_optimizer.variables + gan.g_optimizer.variables]
     values += [keras.ops.convert_to_numpy(gan.seed_generator.state)]
-    values += [keras.ops.convert_to_numpy(s) for s in gan._layer_seed_states()]
+    values += [keras.ops.convert_to_numpy(s) for s in gan._seed_states()]
     return values
 
 
@@ -218,8 +218,8 @@ def test_dropout_and_noise_rng_states_are_checkpointed(tmp_path):
     fresh = kgan.VanillaGAN(generator_units=(8,), discriminator_units=(4,), seed=0)
     fresh.compile(d_optimizer="adam", g_optimizer="adam")
     fresh.load_weights(tmp_path / "c.keras")
-    states = gan._layer_seed_states()
+    states = gan._seed_states()
     assert len(states) >= 2  # D's input and hidden dropout
-    for a, b in zip(states + [gan.seed_generator.state], fresh._layer_seed_states() + [fresh.seed_generator.state]):
+    for a, b in zip(states + [gan.seed_generator.state], fresh._seed_states() + [fresh.seed_generator.state]):
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
         assert keras.ops.convert_to_numpy(a)[1] > 0  # advanced by training, not a fresh state

@@ -110,7 +110,7 @@ def test_step_losses_match_independent_computation(generator_loss, label_smoothi
     fake = gan.generator(z, training=True).numpy()  # G before its update
     real_logits, fake_logits = gan.discriminator(x).numpy()[:, 0], gan.discriminator(fake).numpy()[:, 0]
     logs = gan.train_step(tf.constant(x))
-    t = 1.0 - 0.5 * label_smoothing
+    t = 1.0 - label_smoothing  # one-sided (Salimans et al. 2016)
     log_sig = lambda v: -np.logaddexp(0.0, -v.astype(np.float64))  # noqa: E731
     expected_d = -np.mean(t * log_sig(real_logits) + (1 - t) * log_sig(-real_logits)) - np.mean(log_sig(-fake_logits))
     assert float(logs["d_loss"]) == pytest.approx(expected_d, rel=1e-5)
@@ -126,13 +126,38 @@ def test_step_losses_match_independent_computation(generator_loss, label_smoothi
 def test_each_d_step_gets_its_own_sub_batch():
     gan = FixedLatentGAN(tiny_generator(), tiny_discriminator(batchnorm=False, units=1), latent_dim=LATENT)
     gan.compile(d_optimizer=keras.optimizers.SGD(0.0), g_optimizer=keras.optimizers.SGD(0.0), d_steps=2)
-    x = real_images(10)  # 10 // 2 = 5 real images per D step
+    # 11 // 2 = 5 real images per D step; the 11th is left over. The two halves and the leftover differ
+    # (dim, bright, saturated), so a D step on the other half, the whole batch or the leftover scores otherwise.
+    x = np.concatenate([real_images(5) * 0.1, real_images(5, seed=1) * 0.1 + 0.8, np.ones((1, *SHAPE), "float32")])
+    real_loss = {i: float(losses.discriminator_loss(gan.discriminator(x[i * 5:(i + 1) * 5]).numpy()[:, 0],
+                                                    [-50.0])) for i in range(2)}
+    assert abs(real_loss[0] - real_loss[1]) > 1e-3  # the halves are told apart
     logs = gan.train_step(tf.constant(x))
     fake_logits = gan.discriminator(gan.generator(FixedLatentGAN.table[:5], training=True)).numpy()[:, 0]
     expected = np.mean([
         float(losses.discriminator_loss(gan.discriminator(x[i * 5:(i + 1) * 5]).numpy()[:, 0], fake_logits))
         for i in range(2)])
     assert float(logs["d_loss"]) == pytest.approx(expected, rel=1e-5)
+    whole = float(losses.discriminator_loss(gan.discriminator(x).numpy()[:, 0], fake_logits))
+    assert float(logs["d_loss"]) != pytest.approx(whole, rel=1e-4)
+
+
+def test_frozen_pass_draws_fresh_dropout_masks_and_changes_no_variable():
+    """The G step's D pass uses new dropout noise, not the masks of D's next real pass, and no D state moves."""
+    images = keras.Input(SHAPE)
+    x = keras.layers.Dropout(0.5)(keras.layers.Flatten()(images))
+    d = keras.Model(images, keras.layers.Dense(1, kernel_initializer="ones", use_bias=False)(x))
+    gan = kgan.GAN(tiny_generator(), d, latent_dim=LATENT, seed=0)
+    x = np.ones((64, *SHAPE), "float32")
+    before = snapshot(d.variables)
+    frozen = [gan.discriminate(x, training=True, frozen=True).numpy() for _ in range(2)]
+    for old, new in zip(before, snapshot(d.variables)):
+        np.testing.assert_array_equal(old, new)
+    next_real = gan.discriminate(x, training=True).numpy()  # D's own next pass (advances its RNG)
+    assert not np.allclose(frozen[0], next_real)  # fresh masks, not a copy of the next D pass
+    np.testing.assert_array_equal(frozen[0], frozen[1])  # deterministic in D's state: no hidden RNG use
+    after_real = gan.discriminate(x, training=True, frozen=True).numpy()
+    assert not np.allclose(after_real, frozen[0])  # and they move on with D's RNG
 
 
 def test_noise_is_seeded_and_fresh_each_step():

@@ -371,14 +371,14 @@ def test_cli_errors_are_one_line(tmp_path, args, message):
 
 def test_latent_tools_work_on_exports(tmp_path):
     """An export dir (plain TF SavedModel) works in place of the Keras model."""
-    from kgan import export
+    from kgan import serving
 
     keras.utils.set_random_seed(0)
     for gan in (kgan.DCGAN(generator_filters=2, discriminator_filters=2, seed=0),
                 kgan.ConditionalDCGAN(generator_filters=2, discriminator_filters=2, seed=0)):
-        path = export.export_saved_model(gan, str(tmp_path / "exports"), tflite_variants=())
+        path = serving.export_saved_model(gan, str(tmp_path / "exports"), tflite_variants=())
         exported = latent.load_gan(os.path.dirname(path))  # exports/<name>: its latest version
-        assert isinstance(exported, latent.ExportedGAN)
+        assert isinstance(exported, serving.ExportedGAN)
         latents = exported.sample_latents(4, seed=1)
         np.testing.assert_allclose(exported.generator(latents).numpy(),
                                    gan.generator(latents, training=False).numpy(), atol=1e-5)

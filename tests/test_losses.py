@@ -36,16 +36,30 @@ def test_discriminator_loss_matches_numpy_and_keras_bce():
     assert float(losses.discriminator_loss(real, fake)) == pytest.approx(expected, rel=1e-5)
     # Same number from either head.
     assert float(losses.discriminator_loss(as_softmax(real), as_softmax(fake))) == pytest.approx(expected, rel=1e-5)
-    # One-sided smoothing follows BinaryCrossentropy(label_smoothing=...) on the real targets only.
-    bce_smooth = keras.losses.BinaryCrossentropy(from_logits=True, label_smoothing=0.2)
+    # One-sided smoothing (Salimans et al. 2016): real target 1 - s = 0.8, fake target 0; equals Keras BCE
+    # against the target 0.8 (not BinaryCrossentropy(label_smoothing=0.2), whose target would be 0.9).
     bce = keras.losses.BinaryCrossentropy(from_logits=True)
-    expected_smooth = float(bce_smooth(np.ones((16, 1)), real[:, None])) + float(bce(np.zeros((16, 1)), fake[:, None]))
+    expected_smooth = float(bce(np.full((16, 1), 0.8), real[:, None])) + float(bce(np.zeros((16, 1)), fake[:, None]))
     got = float(losses.discriminator_loss(real[:, None], fake[:, None], label_smoothing=0.2))
     assert got == pytest.approx(expected_smooth, rel=1e-5)
-    t = 0.9
+    t = 0.8
     expected_np = (-np.mean(t * np_log_sigmoid(real) + (1 - t) * np_log_sigmoid(-real))
                    - np.mean(np_log_sigmoid(-fake)))
     assert got == pytest.approx(expected_np, rel=1e-5)
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.1, 0.3])
+def test_label_smoothing_pins_the_real_target_at_one_minus_s(smoothing):
+    """D's real loss is minimal where D(x) = 1 - s: its gradient in the logit vanishes at logit(1 - s)."""
+    target = 1.0 - smoothing
+    logit = tf.Variable([np.log(target / (1.0 - target)) if smoothing else 30.0], dtype=tf.float32)
+    with tf.GradientTape() as tape:
+        loss = losses.discriminator_loss(logit, tf.constant([-30.0]), label_smoothing=smoothing)
+    assert float(tape.gradient(loss, logit)[0]) == pytest.approx(0.0, abs=1e-6)
+    with tf.GradientTape() as tape:  # and anywhere else it pulls toward 1 - s
+        loss = losses.discriminator_loss(logit + 0.5, tf.constant([-30.0]), label_smoothing=smoothing)
+    if smoothing:
+        assert float(tape.gradient(loss, logit)[0]) > 1e-3
 
 
 def test_losses_are_stable_for_huge_logits():

@@ -5,7 +5,7 @@ import itertools
 import numpy as np
 import pytest
 
-from kgan import metrics
+from kgan.evaluation import metrics
 
 
 def brute_force(codes, classes, k, c):

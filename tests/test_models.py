@@ -13,6 +13,11 @@ def layers_of(model, cls):
     return [layer for layer in model.layers if type(layer) is cls]
 
 
+def producers(layer):
+    """The layers whose outputs ``layer`` takes (its inbound node's parents)."""
+    return [node.operation for node in layer._inbound_nodes[0].parent_nodes]
+
+
 @pytest.mark.parametrize("size,strides", [(28, [1, 1, 2, 2]), (64, [2, 2, 2, 2])])
 @pytest.mark.parametrize("head,units", [("sigmoid", 1), ("softmax", 2)])
 def test_dcgan_architecture(size, strides, head, units):
@@ -28,8 +33,10 @@ def test_dcgan_architecture(size, strides, head, units):
     convs = layers_of(d, keras.layers.Conv2D)
     assert [layer.strides for layer in convs] == [(2, 2)] * 4
     assert [layer.filters for layer in convs] == [4, 8, 16, 32]
-    bn_inputs = [layer.input.name for layer in layers_of(d, keras.layers.BatchNormalization)]
-    assert len(bn_inputs) == 3 and not any("conv_1" in n for n in bn_inputs)  # none on the input layer
+    # BatchNorm on every conv but the input one: the layer that feeds each BN is conv_2, conv_3, conv_4.
+    bn_sources = [producers(layer) for layer in layers_of(d, keras.layers.BatchNormalization)]
+    assert bn_sources == [[convs[1]], [convs[2]], [convs[3]]]
+    assert producers(d.get_layer("conv_1_lrelu")) == [convs[0]]
     assert all(layer.negative_slope == pytest.approx(0.2) for layer in layers_of(d, keras.layers.LeakyReLU))
     assert len(layers_of(d, keras.layers.Dense)) == 1  # no hidden dense layers
     assert not [layer for layer in d.layers if "Pooling" in type(layer).__name__]

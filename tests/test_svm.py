@@ -6,10 +6,10 @@ import keras
 import numpy as np
 import pytest
 
-pytest.importorskip("sklearn")
-
-import kgan  # noqa: E402
-from kgan import export, features, svm  # noqa: E402
+import kgan
+from kgan import serving
+from kgan.evaluation import svm
+from kgan.models import features
 from conftest import run_module  # noqa: E402
 
 
@@ -24,7 +24,7 @@ def run_and_export(tmp_path_factory):
     gan = tiny_dcgan()
     (root / "run").mkdir()
     gan.save(str(root / "run" / "model.keras"))
-    export_dir = export.export_saved_model(gan, str(root / "exports"), "m", tflite_variants=())
+    export_dir = serving.export_saved_model(gan, str(root / "exports"), "m", tflite_variants=())
     return gan, str(root / "run"), export_dir
 
 
@@ -92,7 +92,7 @@ def test_unusable_discriminators_are_refused(tmp_path):
     mlp = kgan.VanillaGAN(generator_units=(8,), discriminator_units=(4,))
     with pytest.raises(ValueError, match="without Conv2D layers"):
         svm.feature_extractors(mlp)
-    cgan_export = export.export_saved_model(cgan, str(tmp_path), "c", tflite_variants=())
+    cgan_export = serving.export_saved_model(cgan, str(tmp_path), "c", tflite_variants=())
     with pytest.raises(ValueError, match="conditional"):
         svm.feature_extractors(cgan_export)
     with pytest.raises(FileNotFoundError, match="does not exist"):

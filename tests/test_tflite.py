@@ -36,7 +36,8 @@ import tensorflow as tf
 
 import kgan
 from conftest import tiny_families
-from kgan import export, tflite
+from kgan import serving
+from kgan.serving import tflite
 
 FAMILIES = tiny_families()
 # variant: (max abs, mean abs, min correlation)
@@ -195,7 +196,7 @@ def test_int8_keeps_the_conditioning(zoo, family):
 def test_signature_and_metadata_follow_the_serving_contract(zoo):
     for family in FAMILIES:
         gan = zoo.gan(family)
-        description = export.describe(gan)
+        description = serving.describe(gan)
         runner = tflite.TFLiteGenerator(zoo.model(family, "int8"))
         assert set(runner.inputs) == set(description["inputs"])
         for name, spec in description["inputs"].items():
@@ -269,7 +270,7 @@ def test_mixed_bfloat16_generator_exports_like_its_float32_rebuild():
         converted_under_mixed_policy = tflite.convert(gan, "float32")  # the policy still set, as after training
     finally:
         keras.config.set_dtype_policy("float32")
-    rebuilt = export.float32_model(gan.generator)
+    rebuilt = serving.float32_model(gan.generator)
     inputs = tflite.random_inputs(gan, 16, np.random.default_rng(5))
     expected = keras_images(gan, inputs, rebuilt)
     bfloat16 = keras_images(gan, inputs)

@@ -2,7 +2,7 @@
 
 from absl import flags
 
-from kgan import export, tflite
+from kgan.serving import saved_model, tflite
 
 FLAGS = flags.FLAGS
 
@@ -16,10 +16,11 @@ flags.DEFINE_string("serving_root", "/models",
                     "(/models for the docker image; an absolute path for a host install).")
 
 
-def export_model(gan, model_name, version=None, training_epochs=None, metrics=None):
-    """Exports ``gan`` with the export flags; refreshes models.config; returns the version dir."""
-    path = export.export_saved_model(gan, FLAGS.export_dir, model_name, version=version,
-                                     training_epochs=training_epochs, metrics=metrics,
-                                     tflite_variants=tuple(FLAGS.tflite))
-    export.write_models_config(FLAGS.export_dir, FLAGS.serving_root)
+def export_model(gan, model_name, export_dir, tflite_variants, serving_root, version=None, training_epochs=None,
+                 metrics=None, provenance=None):
+    """Exports ``gan`` to ``export_dir``; refreshes models.config; returns the version dir."""
+    path = saved_model.export_saved_model(gan, export_dir, model_name, version=version,
+                                          training_epochs=training_epochs, metrics=metrics,
+                                          tflite_variants=tuple(tflite_variants), provenance=provenance)
+    saved_model.write_models_config(export_dir, serving_root)
     return path

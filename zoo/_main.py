@@ -1,6 +1,5 @@
 """How every zoo CLI treats expected errors: one ``error: ...`` line on stderr, exit 2, no traceback."""
 
-import json
 import os
 import sys
 
@@ -13,16 +12,16 @@ def failed_check_message(error):
     """The message of a failed kgan in-graph check, or None (see `kgan.gan.failed_check_message`)."""
     if type(error).__name__ != "InvalidArgumentError" or not type(error).__module__.startswith("tensorflow"):
         return None  # TensorFlow (and kgan) may not even be imported yet
-    from kgan.gan import failed_check_message as message_of
+    from kgan.checks import failed_check_message as message_of
 
     return message_of(error)
 
 
 def write_json(path, record):
     """Writes ``record`` to ``path`` as JSON, atomically (a temporary file renamed into place)."""
-    with open(f"{path}.tmp", "w") as f:
-        json.dump(record, f, indent=2)
-    os.replace(f"{path}.tmp", path)
+    from kgan.checks import write_json_atomic  # kgan (and TensorFlow) only once there is work to write
+
+    write_json_atomic(path, record)
 
 
 def check_output_file(flag, path, overwrite):

@@ -12,15 +12,15 @@ flags.DEFINE_enum("head", "sigmoid", ["sigmoid", "softmax"],
                   "Discriminator head: dense(1) + sigmoid or dense(2) + softmax.")
 flags.DEFINE_integer("generator_filters", 32, "G's last hidden width (x2, x4, x8 before it).", lower_bound=1)
 flags.DEFINE_integer("discriminator_filters", 32, "D's first conv width (x2, x4, x8 after it).", lower_bound=1)
-FLAGS = flags.FLAGS
 
 
-def build(image_shape, num_classes):
+def build(config, image_shape, num_classes):
     if not num_classes:
-        raise ValueError(f"--dataset {FLAGS.dataset} has no class labels; a CGAN needs them.")
-    return kgan.ConditionalDCGAN(image_shape=image_shape, num_classes=num_classes, latent_dim=FLAGS.latent_dim,
-                                 head=FLAGS.head, generator_filters=FLAGS.generator_filters,
-                                 discriminator_filters=FLAGS.discriminator_filters, seed=FLAGS.seed)
+        raise ValueError(f"--dataset {config.dataset} has no class labels; a CGAN needs them.")
+    return kgan.ConditionalDCGAN(image_shape=image_shape, num_classes=num_classes, latent_dim=config.latent_dim,
+                                 head=config.family["head"], generator_filters=config.family["generator_filters"],
+                                 discriminator_filters=config.family["discriminator_filters"], seed=config.seed,
+                                 precision=config.precision)
 
 
 if __name__ == "__main__":

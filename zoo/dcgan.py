@@ -13,13 +13,13 @@ flags.DEFINE_integer("generator_filters", 32,
                      lower_bound=1)
 flags.DEFINE_integer("discriminator_filters", 32, "D's first conv width (x2, x4, x8 after it).",
                      lower_bound=1)
-FLAGS = flags.FLAGS
 
 
-def build(image_shape, num_classes):
-    return kgan.DCGAN(image_shape=image_shape, latent_dim=FLAGS.latent_dim, head=FLAGS.head,
-                      generator_filters=FLAGS.generator_filters,
-                      discriminator_filters=FLAGS.discriminator_filters, seed=FLAGS.seed)
+def build(config, image_shape, num_classes):
+    return kgan.DCGAN(image_shape=image_shape, latent_dim=config.latent_dim, head=config.family["head"],
+                      generator_filters=config.family["generator_filters"],
+                      discriminator_filters=config.family["discriminator_filters"], seed=config.seed,
+                      precision=config.precision)
 
 
 if __name__ == "__main__":

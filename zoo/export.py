@@ -10,7 +10,7 @@ An existing version is never touched.
 
 from absl import app, flags
 
-from kgan import latent
+import kgan
 from zoo._export import export_model
 from zoo._main import run_main
 
@@ -22,11 +22,12 @@ FLAGS = flags.FLAGS
 
 
 def run():
-    gan = latent.load_gan(FLAGS.model)
-    if isinstance(gan, latent.ExportedGAN):
+    loaded = kgan.load(FLAGS.model)
+    if loaded.gan is None:
         raise ValueError(f"--model {FLAGS.model} is already an export (a SavedModel): serve it as it is, or pass the "
                          "run directory or .keras file it was exported from.")
-    return export_model(gan, FLAGS.name, version=FLAGS.version)
+    return export_model(loaded.gan, FLAGS.name, FLAGS.export_dir, FLAGS.tflite, FLAGS.serving_root,
+                        version=FLAGS.version)
 
 
 def main(argv):

@@ -7,12 +7,12 @@ from zoo import _cli
 
 flags.DEFINE_enum("latent_distribution", "uniform", ["uniform", "normal"],
                   "z ~ U[-1, 1] (as in the paper) or N(0, 1).")
-FLAGS = flags.FLAGS
 
 
-def build(image_shape, num_classes):
-    return kgan.VanillaGAN(image_shape=image_shape, latent_dim=FLAGS.latent_dim,
-                           latent_distribution=FLAGS.latent_distribution, seed=FLAGS.seed)
+def build(config, image_shape, num_classes):
+    return kgan.VanillaGAN(image_shape=image_shape, latent_dim=config.latent_dim,
+                           latent_distribution=config.family["latent_distribution"], seed=config.seed,
+                           precision=config.precision)
 
 
 if __name__ == "__main__":

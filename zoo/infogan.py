@@ -5,8 +5,6 @@ and ``continuous_<i>/`` (continuous code i from -2 to 2 across columns, one z an
 category per row), as in the paper's figures.
 """
 
-import os
-
 from absl import app, flags
 
 import kgan
@@ -22,19 +20,20 @@ FLAGS.set_default("latent_dim", 62)  # the paper's MNIST setting
 FLAGS.set_default("g_learning_rate", 1e-3)  # the paper: 2e-4 for D, 1e-3 for G
 
 
-def build(image_shape, num_classes):
-    return kgan.ConvInfoGAN(image_shape=image_shape, latent_dim=FLAGS.latent_dim,
-                            num_categories=FLAGS.num_categories, num_continuous=FLAGS.num_continuous,
-                            categorical_weight=FLAGS.categorical_weight,
-                            continuous_weight=FLAGS.continuous_weight, head=FLAGS.head, seed=FLAGS.seed)
+def build(config, image_shape, num_classes):
+    family = config.family
+    return kgan.ConvInfoGAN(image_shape=image_shape, latent_dim=config.latent_dim,
+                            num_categories=family["num_categories"], num_continuous=family["num_continuous"],
+                            categorical_weight=family["categorical_weight"],
+                            continuous_weight=family["continuous_weight"], head=family["head"], seed=config.seed,
+                            precision=config.precision)
 
 
-def traversal_grids(gan, output_dir, log_dir):
-    rows = FLAGS.grid_size
+def traversal_grids(config, gan, run, state):
     return [
-        kgan.callbacks.SampleGrid(
-            os.path.join(output_dir, f"continuous_{i}"), rows, 9, seed=FLAGS.seed, log_dir=log_dir,
-            name=f"continuous_{i}",
+        kgan.training.SampleGrid(
+            run.sample_grids(f"continuous_{i}"), config.grid_size, 9, seed=config.seed, log_dir=run.logs,
+            name=f"continuous_{i}", state=state,
             latents_fn=lambda model, r, c, seed, i=i: model.traversal_latents(i, r, c, seed=seed))
         for i in range(gan.num_continuous)
     ]

@@ -1,5 +1,6 @@
-"""Ready-made GAN families, one file each, all built on `kgan.GAN`."""
+"""Ready-made GAN families, one file each, all built on `kgan.GAN`; `features` builds D feature models."""
 
+from kgan.models import features
 from kgan.models.cgan import CGAN, ConditionalDCGAN
 from kgan.models.dcgan import DCGAN, build_dcgan_discriminator, build_dcgan_generator
 from kgan.models.infogan import (ConvInfoGAN, InfoGAN, build_infogan_discriminator, build_infogan_generator,
@@ -20,5 +21,6 @@ __all__ = [
     "build_infogan_generator",
     "build_maxout_discriminator",
     "build_mlp_generator",
+    "features",
     "info_losses",
 ]

@@ -1,35 +1,13 @@
 """Conditional GAN (Mirza & Osindero 2014): G and D both see the one-hot label."""
 
 import keras
-import numpy as np
 import tensorflow as tf
 
-from kgan.gan import GAN, _check_positive_int, _fresh_seed, _refuse_dict, after_checks
-from kgan.models._common import PresetGAN, check_image_shape
+from kgan.checks import after_checks, check_ids, check_positive_int, fresh_seed
+from kgan.contract import class_label
+from kgan.gan import GAN, refuse_dict
+from kgan.models.base import ArchitectureGAN, check_image_shape, check_precision
 from kgan.models.dcgan import build_dcgan_discriminator, build_dcgan_generator
-
-
-def check_labels(labels, num_classes):
-    """Validates class ids given in Python/numpy; returns them as an int32 numpy vector.
-
-    Args:
-      labels: a sequence of ints in [0, num_classes).
-      num_classes: number of classes.
-
-    Returns:
-      int32 numpy array ``[N]``.
-    """
-    array = np.asarray(labels)
-    if array.ndim == 0:
-        array = array[None]
-    if array.ndim != 1 or array.size == 0:
-        raise ValueError(f"labels must be a non-empty 1-D list of class ids, got shape {array.shape}.")
-    if not np.issubdtype(array.dtype, np.integer):
-        raise TypeError(f"labels must be integer class ids in [0, {num_classes}), got dtype {array.dtype}.")
-    bad = array[(array < 0) | (array >= num_classes)]
-    if bad.size:
-        raise ValueError(f"labels must be in [0, {num_classes}); got {sorted(set(bad.tolist()))}.")
-    return array.astype(np.int32)
 
 
 @keras.saving.register_keras_serializable(package="kgan")
@@ -50,14 +28,20 @@ class CGAN(GAN):
       **kwargs: passed to `keras.Model`.
     """
 
-    conditional = True
+    family_name = "cgan"
 
     def __init__(self, generator, discriminator, latent_dim, num_classes, latent_distribution="normal",
                  seed=None, **kwargs):
-        _check_positive_int("num_classes", num_classes)
+        check_positive_int("num_classes", num_classes)
         self.num_classes = num_classes
         super().__init__(generator, discriminator, latent_dim, latent_distribution=latent_distribution,
                          seed=seed, **kwargs)
+
+    def latent_inputs(self):
+        return (*super().latent_inputs(), class_label("label", self.num_classes))
+
+    def contract_metadata(self):
+        return {"num_classes": self.num_classes}
 
     def sample_latents(self, batch_size, seed=None, labels=None):
         """Draws ``[z, one_hot(labels)]``; labels uniform over the classes unless given.
@@ -70,15 +54,10 @@ class CGAN(GAN):
         Returns:
           ``[z, one-hot labels]``.
         """
-        seed = keras.random.SeedGenerator(seed) if isinstance(seed, int) else seed
-        z = self._sample_z(batch_size, seed)
-        if labels is None:
-            labels = tf.random.stateless_uniform((batch_size,), self.stateless_seed(seed), 0, self.num_classes,
-                                                 dtype=tf.int32)
-        return [z, tf.one_hot(labels, self.num_classes)]
+        return super().sample_latents(batch_size, seed, label=labels)
 
     def unpack_batch(self, data):
-        _refuse_dict(data)
+        refuse_dict(data)
         if not isinstance(data, (tuple, list)) or len(data) < 2:
             raise ValueError(
                 "CGAN.fit needs (images, labels) batches with integer labels, e.g. "
@@ -95,12 +74,6 @@ class CGAN(GAN):
             labels, tf.debugging.assert_greater_equal(labels, tf.cast(0, labels.dtype), message=message),
             tf.debugging.assert_less(labels, tf.cast(self.num_classes, labels.dtype), message=message))
         return images, tf.one_hot(labels, self.num_classes)
-
-    def fake_conditions(self, latents):
-        return latents[1]
-
-    def discriminator_inputs(self, images, conditions=None):
-        return [images, conditions]
 
     def grid_shape(self, grid_size):
         return self.num_classes, grid_size
@@ -123,14 +96,14 @@ class CGAN(GAN):
         Returns:
           float32 numpy array ``[N, H, W, C]`` in [-1, 1].
         """
-        seed = _fresh_seed() if seed is None else seed
+        seed = fresh_seed() if seed is None else seed
         if labels is None:
             if num_images is None:
                 raise ValueError("Pass labels=[...] (or num_images for random labels).")
-            _check_positive_int("num_images", num_images)
+            check_positive_int("num_images", num_images)
             latents = self.sample_latents(num_images, seed=seed)
         else:
-            labels = check_labels(labels, self.num_classes)
+            labels = check_ids(labels, self.num_classes)
             if num_images is not None and num_images != len(labels):
                 raise ValueError(f"num_images={num_images} but {len(labels)} labels were given.")
             latents = self.sample_latents(len(labels), seed=seed, labels=labels)
@@ -143,7 +116,7 @@ class CGAN(GAN):
 
 
 @keras.saving.register_keras_serializable(package="kgan")
-class ConditionalDCGAN(PresetGAN, CGAN):
+class ConditionalDCGAN(ArchitectureGAN, CGAN):
     """CGAN with DCGAN networks: the one-hot label is concatenated to z, and
     broadcast to constant image channels concatenated to D's input.
 
@@ -157,21 +130,24 @@ class ConditionalDCGAN(PresetGAN, CGAN):
       kernel_size: conv kernel size.
       latent_distribution: "normal" or "uniform".
       seed: seed of the latent noise and sampled labels.
+      precision: the networks' dtype policy (None: Keras' global policy); outputs stay float32.
       **kwargs: passed to `keras.Model`.
     """
 
     def __init__(self, image_shape=(28, 28, 1), num_classes=10, latent_dim=100, head="sigmoid",
                  generator_filters=64, discriminator_filters=64, kernel_size=5, latent_distribution="normal",
-                 seed=None, **kwargs):
+                 seed=None, precision=None, **kwargs):
         image_shape = check_image_shape(image_shape)
-        _check_positive_int("num_classes", num_classes)
+        check_positive_int("num_classes", num_classes)
+        precision = check_precision(precision)
         arch = {"image_shape": image_shape, "num_classes": num_classes, "head": head,
                 "generator_filters": generator_filters, "discriminator_filters": discriminator_filters,
-                "kernel_size": kernel_size}
+                "kernel_size": kernel_size, "precision": precision}
         super().__init__(
-            generator=build_dcgan_generator(latent_dim, image_shape, generator_filters, kernel_size, num_classes),
+            generator=build_dcgan_generator(latent_dim, image_shape, generator_filters, kernel_size, num_classes,
+                                            dtype=precision),
             discriminator=build_dcgan_discriminator(image_shape, discriminator_filters, kernel_size, head,
-                                                    num_classes),
+                                                    num_classes, dtype=precision),
             latent_dim=latent_dim, num_classes=num_classes, latent_distribution=latent_distribution, seed=seed,
             **kwargs)
         self._arch = arch

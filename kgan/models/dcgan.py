@@ -3,19 +3,9 @@
 import keras
 
 from kgan.gan import GAN
-from kgan.models._common import PresetGAN, check_image_shape
+from kgan.models.base import ArchitectureGAN, check_image_shape, check_precision, dcgan_batch_norm, dcgan_init
 
 HEADS = ("sigmoid", "softmax")
-
-
-def _init():
-    return keras.initializers.RandomNormal(0.0, 0.02)
-
-
-def _bn(name):
-    # gamma ~ N(1, 0.02), as in the reference PyTorch DCGAN.
-    return keras.layers.BatchNormalization(
-        gamma_initializer=keras.initializers.RandomNormal(1.0, 0.02), name=name)
 
 
 def _upsampling_plan(size):
@@ -32,7 +22,7 @@ def _upsampling_plan(size):
 
 
 def build_dcgan_generator(latent_dim=100, image_shape=(28, 28, 1), filters=64, kernel_size=5,
-                          num_classes=0):
+                          num_classes=0, dtype=None):
     """DCGAN generator: z -> dense -> reshape -> 4 transposed convs -> tanh.
 
     BatchNorm + ReLU after the projection and the first three transposed convs;
@@ -45,6 +35,8 @@ def build_dcgan_generator(latent_dim=100, image_shape=(28, 28, 1), filters=64, k
       kernel_size: transposed-conv kernel size.
       num_classes: if > 0, a conditional generator (CGAN): a second input
         "label" ``[N, num_classes]`` (one-hot) is concatenated to z.
+      dtype: the hidden layers' dtype policy (None: Keras' global one); the
+        tanh output is float32.
 
     Returns:
       A functional `keras.Model` ``z (, label) -> [N, S, S, C]`` in [-1, 1].
@@ -57,26 +49,26 @@ def build_dcgan_generator(latent_dim=100, image_shape=(28, 28, 1), filters=64, k
     inputs, x = z, z
     if num_classes:
         label = keras.Input((num_classes,), name="label")
-        inputs, x = [z, label], keras.layers.Concatenate(name="z_label")([z, label])
-    x = keras.layers.Dense(start * start * filters * 8, use_bias=False, kernel_initializer=_init(),
-                           name="project")(x)
-    x = _bn("project_bn")(x)
-    x = keras.layers.ReLU(name="project_relu")(x)
-    x = keras.layers.Reshape((start, start, filters * 8), name="reshape")(x)
+        inputs, x = [z, label], keras.layers.Concatenate(name="z_label", dtype=dtype)([z, label])
+    x = keras.layers.Dense(start * start * filters * 8, use_bias=False, kernel_initializer=dcgan_init(),
+                           name="project", dtype=dtype)(x)
+    x = dcgan_batch_norm("project_bn", dtype)(x)
+    x = keras.layers.ReLU(name="project_relu", dtype=dtype)(x)
+    x = keras.layers.Reshape((start, start, filters * 8), name="reshape", dtype=dtype)(x)
     layer_filters = (filters * 4, filters * 2, filters, channels)
     for i, (n, stride) in enumerate(zip(layer_filters, strides), start=1):
         last = i == len(strides)
         x = keras.layers.Conv2DTranspose(n, kernel_size, strides=stride, padding="same", use_bias=last,
-                                         kernel_initializer=_init(), name=f"deconv_{i}")(x)
+                                         kernel_initializer=dcgan_init(), name=f"deconv_{i}", dtype=dtype)(x)
         if not last:
-            x = _bn(f"deconv_{i}_bn")(x)
-            x = keras.layers.ReLU(name=f"deconv_{i}_relu")(x)
+            x = dcgan_batch_norm(f"deconv_{i}_bn", dtype)(x)
+            x = keras.layers.ReLU(name=f"deconv_{i}_relu", dtype=dtype)(x)
     images = keras.layers.Activation("tanh", dtype="float32", name="tanh")(x)
     return keras.Model(inputs, images, name="dcgan_generator")
 
 
 def build_dcgan_discriminator(image_shape=(28, 28, 1), filters=64, kernel_size=5, head="sigmoid",
-                              num_classes=0):
+                              num_classes=0, dtype=None):
     """DCGAN discriminator: 4 stride-2 convs with LeakyReLU(0.2) -> dense logits.
 
     BatchNorm on every conv but the first; no pooling, no hidden dense layer.
@@ -91,6 +83,8 @@ def build_dcgan_discriminator(image_shape=(28, 28, 1), filters=64, kernel_size=5
       num_classes: if > 0, a conditional discriminator (CGAN): a second input
         "label" ``[N, num_classes]`` (one-hot) is broadcast to ``num_classes``
         constant image channels and concatenated to the image.
+      dtype: the hidden layers' dtype policy (None: Keras' global one); the
+        logits are float32.
 
     Returns:
       A functional `keras.Model` ``images (, label) -> logits``.
@@ -102,23 +96,23 @@ def build_dcgan_discriminator(image_shape=(28, 28, 1), filters=64, kernel_size=5
     inputs, x = images, images
     if num_classes:
         label = keras.Input((num_classes,), name="label")
-        planes = keras.layers.Reshape((1, 1, num_classes), name="label_planes")(label)
-        planes = keras.layers.UpSampling2D(image_shape[:2], name="label_broadcast")(planes)
-        inputs, x = [images, label], keras.layers.Concatenate(name="image_label")([images, planes])
+        planes = keras.layers.Reshape((1, 1, num_classes), name="label_planes", dtype=dtype)(label)
+        planes = keras.layers.UpSampling2D(image_shape[:2], name="label_broadcast", dtype=dtype)(planes)
+        inputs, x = [images, label], keras.layers.Concatenate(name="image_label", dtype=dtype)([images, planes])
     for i, n in enumerate((filters, filters * 2, filters * 4, filters * 8), start=1):
         x = keras.layers.Conv2D(n, kernel_size, strides=2, padding="same", use_bias=i == 1,
-                                kernel_initializer=_init(), name=f"conv_{i}")(x)
+                                kernel_initializer=dcgan_init(), name=f"conv_{i}", dtype=dtype)(x)
         if i > 1:
-            x = _bn(f"conv_{i}_bn")(x)
-        x = keras.layers.LeakyReLU(0.2, name=f"conv_{i}_lrelu")(x)
-    x = keras.layers.Flatten(name="flatten")(x)
-    logits = keras.layers.Dense(1 if head == "sigmoid" else 2, kernel_initializer=_init(),
+            x = dcgan_batch_norm(f"conv_{i}_bn", dtype)(x)
+        x = keras.layers.LeakyReLU(0.2, name=f"conv_{i}_lrelu", dtype=dtype)(x)
+    x = keras.layers.Flatten(name="flatten", dtype=dtype)(x)
+    logits = keras.layers.Dense(1 if head == "sigmoid" else 2, kernel_initializer=dcgan_init(),
                                 dtype="float32", name="logits")(x)
     return keras.Model(inputs, logits, name=f"dcgan_discriminator_{head}")
 
 
 @keras.saving.register_keras_serializable(package="kgan")
-class DCGAN(PresetGAN, GAN):
+class DCGAN(ArchitectureGAN, GAN):
     """DCGAN with either discriminator head; train with Adam(2e-4, beta_1=0.5).
 
     Args:
@@ -130,16 +124,24 @@ class DCGAN(PresetGAN, GAN):
       kernel_size: conv kernel size (5 as in the paper's code).
       latent_distribution: "normal" or "uniform".
       seed: seed of the latent noise.
+      precision: the networks' dtype policy, e.g. "mixed_bfloat16" (None:
+        Keras' global policy); outputs stay float32.
       **kwargs: passed to `keras.Model`.
     """
 
+    family_name = "dcgan"
+
     def __init__(self, image_shape=(28, 28, 1), latent_dim=100, head="sigmoid", generator_filters=64,
-                 discriminator_filters=64, kernel_size=5, latent_distribution="normal", seed=None, **kwargs):
+                 discriminator_filters=64, kernel_size=5, latent_distribution="normal", seed=None, precision=None,
+                 **kwargs):
         image_shape = check_image_shape(image_shape)
+        precision = check_precision(precision)
         arch = {"image_shape": image_shape, "head": head, "generator_filters": generator_filters,
-                "discriminator_filters": discriminator_filters, "kernel_size": kernel_size}
+                "discriminator_filters": discriminator_filters, "kernel_size": kernel_size, "precision": precision}
         super().__init__(
-            generator=build_dcgan_generator(latent_dim, image_shape, generator_filters, kernel_size),
-            discriminator=build_dcgan_discriminator(image_shape, discriminator_filters, kernel_size, head),
+            generator=build_dcgan_generator(latent_dim, image_shape, generator_filters, kernel_size,
+                                            dtype=precision),
+            discriminator=build_dcgan_discriminator(image_shape, discriminator_filters, kernel_size, head,
+                                                    dtype=precision),
             latent_dim=latent_dim, latent_distribution=latent_distribution, seed=seed, **kwargs)
         self._arch = arch

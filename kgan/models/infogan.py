@@ -17,10 +17,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kgan.gan import GAN, _check_positive_int, _fresh_seed
-from kgan.models._common import PresetGAN, check_image_shape
-from kgan.models.cgan import check_labels
-from kgan.models.dcgan import HEADS, _bn, _init
+from kgan.checks import check_ids, check_positive_int, fresh_seed
+from kgan.contract import categorical_code, continuous_code
+from kgan.gan import GAN
+from kgan.models.base import ArchitectureGAN, check_image_shape, check_precision, dcgan_batch_norm, dcgan_init
+from kgan.models.dcgan import HEADS
 
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
@@ -67,8 +68,8 @@ class InfoGAN(GAN):
     def __init__(self, generator, discriminator, latent_dim, num_categories=10, num_continuous=2,
                  categorical_weight=1.0, continuous_weight=0.1, latent_distribution="normal", seed=None,
                  **kwargs):
-        _check_positive_int("num_categories", num_categories)
-        _check_positive_int("num_continuous", num_continuous)
+        check_positive_int("num_categories", num_categories)
+        check_positive_int("num_continuous", num_continuous)
         if num_categories < 2:
             raise ValueError(f"num_categories must be >= 2, got {num_categories}.")
         for name, weight in (("categorical_weight", categorical_weight), ("continuous_weight", continuous_weight)):
@@ -82,6 +83,15 @@ class InfoGAN(GAN):
                          seed=seed, **kwargs)
         self.info_cat_tracker = keras.metrics.Mean(name="info_cat")
         self.info_cont_tracker = keras.metrics.Mean(name="info_cont")
+
+    family_name = "infogan"
+
+    def latent_inputs(self):
+        return (*super().latent_inputs(), categorical_code("categorical_code", self.num_categories),
+                continuous_code("continuous_code", self.num_continuous))
+
+    def contract_metadata(self):
+        return {"num_categories": self.num_categories, "num_continuous": self.num_continuous}
 
     @property
     def metrics(self):
@@ -105,15 +115,7 @@ class InfoGAN(GAN):
         Returns:
           ``[z, categorical one-hot, continuous codes]``.
         """
-        seed = keras.random.SeedGenerator(seed) if isinstance(seed, int) else seed
-        z = self._sample_z(batch_size, seed)
-        if categories is None:
-            categories = tf.random.stateless_uniform((batch_size,), self.stateless_seed(seed), 0,
-                                                     self.num_categories, dtype=tf.int32)
-        if continuous is None:
-            continuous = tf.random.stateless_uniform((batch_size, self.num_continuous), self.stateless_seed(seed),
-                                                     -1.0, 1.0)
-        return [z, tf.one_hot(categories, self.num_categories), tf.convert_to_tensor(continuous, tf.float32)]
+        return super().sample_latents(batch_size, seed, categorical_code=categories, continuous_code=continuous)
 
     def split_discriminator_outputs(self, outputs):
         return outputs[0], outputs[1:]
@@ -159,9 +161,9 @@ class InfoGAN(GAN):
         Returns:
           float32 numpy array ``[N, H, W, C]`` in [-1, 1].
         """
-        seed = _fresh_seed() if seed is None else seed
+        seed = fresh_seed() if seed is None else seed
         if categories is not None:
-            categories = check_labels(categories, self.num_categories)
+            categories = check_ids(categories, self.num_categories, "categories")
         if continuous is not None:
             continuous = np.asarray(continuous, np.float32)
             if continuous.ndim != 2 or continuous.shape[1] != self.num_continuous:
@@ -173,7 +175,7 @@ class InfoGAN(GAN):
         if len(sizes) != 1:
             raise ValueError(f"num_images, categories and continuous disagree on the batch size: {sorted(sizes)}.")
         n = sizes.pop()
-        _check_positive_int("num_images", n)
+        check_positive_int("num_images", n)
         latents = self.sample_latents(n, seed=seed, categories=categories, continuous=continuous)
         return keras.ops.convert_to_numpy(self.generator(latents, training=False)).astype("float32")
 
@@ -185,11 +187,13 @@ class InfoGAN(GAN):
         return config
 
 
-def build_infogan_generator(latent_dim=62, num_categories=10, num_continuous=2, image_shape=(28, 28, 1)):
+def build_infogan_generator(latent_dim=62, num_categories=10, num_continuous=2, image_shape=(28, 28, 1),
+                            dtype=None):
     """The InfoGAN paper's MNIST generator (appendix C.1), for any (4k, 4k, C) size.
 
     ``[z, c_cat, c_cont]`` -> FC 1024 BN ReLU -> FC (S/4)^2*128 BN ReLU ->
-    4x4 up-conv 64 stride 2 BN ReLU -> 4x4 up-conv C stride 2 -> tanh.
+    4x4 up-conv 64 stride 2 BN ReLU -> 4x4 up-conv C stride 2 -> tanh. ``dtype`` is the
+    hidden layers' dtype policy (None: Keras' global one); the output is float32.
 
     Returns:
       A functional `keras.Model` ``[z, categorical, continuous] -> images`` in [-1, 1].
@@ -200,28 +204,30 @@ def build_infogan_generator(latent_dim=62, num_categories=10, num_continuous=2, 
     z = keras.Input((latent_dim,), name="z")
     categorical = keras.Input((num_categories,), name="categorical_code")
     continuous = keras.Input((num_continuous,), name="continuous_code")
-    x = keras.layers.Concatenate(name="z_codes")([z, categorical, continuous])
-    x = keras.layers.Dense(1024, use_bias=False, kernel_initializer=_init(), name="fc_1")(x)
-    x = keras.layers.ReLU(name="fc_1_relu")(_bn("fc_1_bn")(x))
-    x = keras.layers.Dense(height // 4 * width // 4 * 128, use_bias=False, kernel_initializer=_init(),
-                           name="fc_2")(x)
-    x = keras.layers.ReLU(name="fc_2_relu")(_bn("fc_2_bn")(x))
-    x = keras.layers.Reshape((height // 4, width // 4, 128), name="reshape")(x)
-    x = keras.layers.Conv2DTranspose(64, 4, strides=2, padding="same", use_bias=False, kernel_initializer=_init(),
-                                     name="deconv_1")(x)
-    x = keras.layers.ReLU(name="deconv_1_relu")(_bn("deconv_1_bn")(x))
-    x = keras.layers.Conv2DTranspose(channels, 4, strides=2, padding="same", kernel_initializer=_init(),
-                                     name="deconv_2")(x)
+    x = keras.layers.Concatenate(name="z_codes", dtype=dtype)([z, categorical, continuous])
+    x = keras.layers.Dense(1024, use_bias=False, kernel_initializer=dcgan_init(), name="fc_1", dtype=dtype)(x)
+    x = keras.layers.ReLU(name="fc_1_relu", dtype=dtype)(dcgan_batch_norm("fc_1_bn", dtype)(x))
+    x = keras.layers.Dense(height // 4 * width // 4 * 128, use_bias=False, kernel_initializer=dcgan_init(),
+                           name="fc_2", dtype=dtype)(x)
+    x = keras.layers.ReLU(name="fc_2_relu", dtype=dtype)(dcgan_batch_norm("fc_2_bn", dtype)(x))
+    x = keras.layers.Reshape((height // 4, width // 4, 128), name="reshape", dtype=dtype)(x)
+    x = keras.layers.Conv2DTranspose(64, 4, strides=2, padding="same", use_bias=False, kernel_initializer=dcgan_init(),
+                                     name="deconv_1", dtype=dtype)(x)
+    x = keras.layers.ReLU(name="deconv_1_relu", dtype=dtype)(dcgan_batch_norm("deconv_1_bn", dtype)(x))
+    x = keras.layers.Conv2DTranspose(channels, 4, strides=2, padding="same", kernel_initializer=dcgan_init(),
+                                     name="deconv_2", dtype=dtype)(x)
     images = keras.layers.Activation("tanh", dtype="float32", name="tanh")(x)
     return keras.Model([z, categorical, continuous], images, name="infogan_generator")
 
 
-def build_infogan_discriminator(image_shape=(28, 28, 1), num_categories=10, num_continuous=2, head="sigmoid"):
+def build_infogan_discriminator(image_shape=(28, 28, 1), num_categories=10, num_continuous=2, head="sigmoid",
+                                dtype=None):
     """The InfoGAN paper's MNIST discriminator with its Q head on the shared body.
 
     Body: 4x4 conv 64 stride 2 lReLU -> 4x4 conv 128 stride 2 BN lReLU -> FC 1024 BN lReLU.
     D head: FC 1 (sigmoid) or FC 2 (softmax) logits. Q head: FC 128 BN lReLU ->
-    categorical logits (K) and continuous means (L).
+    categorical logits (K) and continuous means (L). ``dtype`` is the hidden layers' dtype
+    policy (None: Keras' global one); the three outputs are float32.
 
     Returns:
       A functional `keras.Model` ``images -> [logits, categorical_logits, continuous_mean]``.
@@ -230,27 +236,27 @@ def build_infogan_discriminator(image_shape=(28, 28, 1), num_categories=10, num_
     if head not in HEADS:
         raise ValueError(f"head must be one of {HEADS}, got {head!r}.")
     images = keras.Input(image_shape, name="images")
-    x = keras.layers.Conv2D(64, 4, strides=2, padding="same", kernel_initializer=_init(), name="conv_1")(images)
-    x = keras.layers.LeakyReLU(0.1, name="conv_1_lrelu")(x)
-    x = keras.layers.Conv2D(128, 4, strides=2, padding="same", use_bias=False, kernel_initializer=_init(),
-                            name="conv_2")(x)
-    x = keras.layers.LeakyReLU(0.1, name="conv_2_lrelu")(_bn("conv_2_bn")(x))
-    x = keras.layers.Flatten(name="flatten")(x)
-    x = keras.layers.Dense(1024, use_bias=False, kernel_initializer=_init(), name="fc")(x)
-    body = keras.layers.LeakyReLU(0.1, name="body_features")(_bn("fc_bn")(x))
-    logits = keras.layers.Dense(1 if head == "sigmoid" else 2, kernel_initializer=_init(), dtype="float32",
+    x = keras.layers.Conv2D(64, 4, strides=2, padding="same", kernel_initializer=dcgan_init(), name="conv_1", dtype=dtype)(images)
+    x = keras.layers.LeakyReLU(0.1, name="conv_1_lrelu", dtype=dtype)(x)
+    x = keras.layers.Conv2D(128, 4, strides=2, padding="same", use_bias=False, kernel_initializer=dcgan_init(),
+                            name="conv_2", dtype=dtype)(x)
+    x = keras.layers.LeakyReLU(0.1, name="conv_2_lrelu", dtype=dtype)(dcgan_batch_norm("conv_2_bn", dtype)(x))
+    x = keras.layers.Flatten(name="flatten", dtype=dtype)(x)
+    x = keras.layers.Dense(1024, use_bias=False, kernel_initializer=dcgan_init(), name="fc", dtype=dtype)(x)
+    body = keras.layers.LeakyReLU(0.1, name="body_features", dtype=dtype)(dcgan_batch_norm("fc_bn", dtype)(x))
+    logits = keras.layers.Dense(1 if head == "sigmoid" else 2, kernel_initializer=dcgan_init(), dtype="float32",
                                 name="logits")(body)
-    q = keras.layers.Dense(128, use_bias=False, kernel_initializer=_init(), name="q_fc")(body)
-    q = keras.layers.LeakyReLU(0.1, name="q_fc_lrelu")(_bn("q_fc_bn")(q))
-    categorical = keras.layers.Dense(num_categories, kernel_initializer=_init(), dtype="float32",
+    q = keras.layers.Dense(128, use_bias=False, kernel_initializer=dcgan_init(), name="q_fc", dtype=dtype)(body)
+    q = keras.layers.LeakyReLU(0.1, name="q_fc_lrelu", dtype=dtype)(dcgan_batch_norm("q_fc_bn", dtype)(q))
+    categorical = keras.layers.Dense(num_categories, kernel_initializer=dcgan_init(), dtype="float32",
                                      name="categorical_logits")(q)
-    continuous = keras.layers.Dense(num_continuous, kernel_initializer=_init(), dtype="float32",
+    continuous = keras.layers.Dense(num_continuous, kernel_initializer=dcgan_init(), dtype="float32",
                                     name="continuous_mean")(q)
     return keras.Model(images, [logits, categorical, continuous], name="infogan_discriminator")
 
 
 @keras.saving.register_keras_serializable(package="kgan")
-class ConvInfoGAN(PresetGAN, InfoGAN):
+class ConvInfoGAN(ArchitectureGAN, InfoGAN):
     """InfoGAN with the paper's MNIST networks (z 62-D, 10 categories, 2 continuous codes).
 
     Args:
@@ -263,18 +269,21 @@ class ConvInfoGAN(PresetGAN, InfoGAN):
       head: D head, "sigmoid" or "softmax".
       latent_distribution: distribution of z.
       seed: seed of z and the codes.
+      precision: the networks' dtype policy (None: Keras' global policy); outputs stay float32.
       **kwargs: passed to `keras.Model`.
     """
 
     def __init__(self, image_shape=(28, 28, 1), latent_dim=62, num_categories=10, num_continuous=2,
                  categorical_weight=1.0, continuous_weight=0.1, head="sigmoid", latent_distribution="normal",
-                 seed=None, **kwargs):
+                 seed=None, precision=None, **kwargs):
         image_shape = check_image_shape(image_shape)
+        precision = check_precision(precision)
         arch = {"image_shape": image_shape, "num_categories": num_categories, "num_continuous": num_continuous,
-                "categorical_weight": categorical_weight, "continuous_weight": continuous_weight, "head": head}
+                "categorical_weight": categorical_weight, "continuous_weight": continuous_weight, "head": head,
+                "precision": precision}
         super().__init__(
-            generator=build_infogan_generator(latent_dim, num_categories, num_continuous, image_shape),
-            discriminator=build_infogan_discriminator(image_shape, num_categories, num_continuous, head),
+            generator=build_infogan_generator(latent_dim, num_categories, num_continuous, image_shape, precision),
+            discriminator=build_infogan_discriminator(image_shape, num_categories, num_continuous, head, precision),
             latent_dim=latent_dim, num_categories=num_categories, num_continuous=num_continuous,
             categorical_weight=categorical_weight, continuous_weight=continuous_weight,
             latent_distribution=latent_distribution, seed=seed, **kwargs)

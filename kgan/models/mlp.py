@@ -5,7 +5,7 @@ import math
 import keras
 
 from kgan.gan import GAN
-from kgan.models._common import PresetGAN, check_image_shape
+from kgan.models.base import ArchitectureGAN, check_image_shape, check_precision
 
 
 @keras.saving.register_keras_serializable(package="kgan")
@@ -46,13 +46,14 @@ class Maxout(keras.layers.Layer):
         return config
 
 
-def build_mlp_generator(latent_dim=100, image_shape=(28, 28, 1), units=(1200, 1200)):
+def build_mlp_generator(latent_dim=100, image_shape=(28, 28, 1), units=(1200, 1200), dtype=None):
     """ReLU MLP generator with a tanh output in [-1, 1].
 
     Args:
       latent_dim: size of z.
       image_shape: (H, W, C) of the output images.
       units: sizes of the hidden ReLU layers.
+      dtype: the hidden layers' dtype policy (None: Keras' global one).
 
     Returns:
       A functional `keras.Model` ``[N, latent_dim] -> [N, H, W, C]``.
@@ -61,15 +62,15 @@ def build_mlp_generator(latent_dim=100, image_shape=(28, 28, 1), units=(1200, 12
     z = keras.Input((latent_dim,), name="z")
     x = z
     for i, n in enumerate(units, start=1):
-        x = keras.layers.Dense(n, activation="relu", name=f"dense_{i}")(x)
-    x = keras.layers.Dense(math.prod(image_shape), name="output_dense")(x)
+        x = keras.layers.Dense(n, activation="relu", name=f"dense_{i}", dtype=dtype)(x)
+    x = keras.layers.Dense(math.prod(image_shape), name="output_dense", dtype=dtype)(x)
     x = keras.layers.Activation("tanh", dtype="float32", name="tanh")(x)
-    images = keras.layers.Reshape(image_shape, name="images")(x)
+    images = keras.layers.Reshape(image_shape, name="images", dtype="float32")(x)
     return keras.Model(z, images, name="mlp_generator")
 
 
 def build_maxout_discriminator(image_shape=(28, 28, 1), units=(240, 240), pieces=5,
-                               input_dropout=0.2, dropout=0.5):
+                               input_dropout=0.2, dropout=0.5, dtype=None):
     """Maxout MLP discriminator with dropout, returning one logit per image.
 
     Args:
@@ -78,23 +79,24 @@ def build_maxout_discriminator(image_shape=(28, 28, 1), units=(240, 240), pieces
       pieces: affine pieces per maxout unit.
       input_dropout: dropout rate on the input pixels.
       dropout: dropout rate after each maxout layer.
+      dtype: the hidden layers' dtype policy (None: Keras' global one).
 
     Returns:
       A functional `keras.Model` ``[N, H, W, C] -> [N, 1]`` logits.
     """
     image_shape = check_image_shape(image_shape)
     images = keras.Input(image_shape, name="images")
-    x = keras.layers.Flatten(name="flatten")(images)
-    x = keras.layers.Dropout(input_dropout, name="input_dropout")(x)
+    x = keras.layers.Flatten(name="flatten", dtype=dtype)(images)
+    x = keras.layers.Dropout(input_dropout, name="input_dropout", dtype=dtype)(x)
     for i, n in enumerate(units, start=1):
-        x = Maxout(n, pieces, name=f"maxout_{i}")(x)
-        x = keras.layers.Dropout(dropout, name=f"dropout_{i}")(x)
+        x = Maxout(n, pieces, name=f"maxout_{i}", dtype=dtype)(x)
+        x = keras.layers.Dropout(dropout, name=f"dropout_{i}", dtype=dtype)(x)
     logits = keras.layers.Dense(1, dtype="float32", name="logit")(x)
     return keras.Model(images, logits, name="maxout_discriminator")
 
 
 @keras.saving.register_keras_serializable(package="kgan")
-class VanillaGAN(PresetGAN, GAN):
+class VanillaGAN(ArchitectureGAN, GAN):
     """The MLP GAN of Goodfellow et al. 2014 (MNIST setup: G 1200-1200 ReLU, D 240x5 maxout).
 
     Args:
@@ -107,21 +109,25 @@ class VanillaGAN(PresetGAN, GAN):
       dropout: D's dropout rate after each maxout layer.
       latent_distribution: "uniform" (U[-1, 1], as in the paper) or "normal".
       seed: seed of the latent noise.
+      precision: the networks' dtype policy (None: Keras' global policy); outputs stay float32.
       **kwargs: passed to `keras.Model`.
     """
 
+    family_name = "gan"
+
     def __init__(self, image_shape=(28, 28, 1), latent_dim=100, generator_units=(1200, 1200),
                  discriminator_units=(240, 240), maxout_pieces=5, input_dropout=0.2, dropout=0.5,
-                 latent_distribution="uniform", seed=None, **kwargs):
+                 latent_distribution="uniform", seed=None, precision=None, **kwargs):
         image_shape = check_image_shape(image_shape)
+        precision = check_precision(precision)
         arch = {
             "image_shape": image_shape, "generator_units": tuple(generator_units),
             "discriminator_units": tuple(discriminator_units), "maxout_pieces": maxout_pieces,
-            "input_dropout": input_dropout, "dropout": dropout,
+            "input_dropout": input_dropout, "dropout": dropout, "precision": precision,
         }
         super().__init__(
-            generator=build_mlp_generator(latent_dim, image_shape, generator_units),
+            generator=build_mlp_generator(latent_dim, image_shape, generator_units, dtype=precision),
             discriminator=build_maxout_discriminator(
-                image_shape, discriminator_units, maxout_pieces, input_dropout, dropout),
+                image_shape, discriminator_units, maxout_pieces, input_dropout, dropout, dtype=precision),
             latent_dim=latent_dim, latent_distribution=latent_distribution, seed=seed, **kwargs)
         self._arch = arch

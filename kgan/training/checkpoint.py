@@ -23,6 +23,9 @@ import zipfile
 import keras
 import numpy as np
 
+from kgan.checks import fsync_dir
+from kgan.training.state import TrainingState
+
 _NAME = re.compile(r"^epoch_(\d{3,})(?:_batch_(\d{5,}))?\.keras$")
 _PARTIAL_PREFIX = ".partial-"
 CORRUPT_SUFFIX = ".corrupt"
@@ -81,7 +84,7 @@ def save_atomic(model, path):
         with open(partial, "rb") as f:
             os.fsync(f.fileno())
         os.replace(partial, path)
-        _fsync_dir(folder)
+        fsync_dir(folder)
     except OSError as error:
         raise OSError(
             f"Could not write checkpoint {path}: {error}. Earlier checkpoints are intact; free some space "
@@ -89,19 +92,6 @@ def save_atomic(model, path):
     finally:
         if os.path.exists(partial):
             os.remove(partial)
-
-
-def _fsync_dir(folder):
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def restore_latest(gan, directory, log=print):
@@ -208,48 +198,53 @@ class RunCheckpoint(keras.callbacks.Callback):
 
     Batch checkpoints older than the newest epoch checkpoint are removed, and
     of the newer ones the two latest are kept (one to fall back on). Epoch
-    checkpoints are all kept. Nothing is written once `StopOnNonFinite` has
-    stopped training, or if a weight is not finite.
+    checkpoints are all kept. Nothing is written once training diverged (see
+    `StopOnNonFinite`), or if a weight is not finite.
 
     Args:
       directory: the run's ``checkpoints/`` folder.
       steps_per_epoch: batches per epoch.
       every_n_batches: also checkpoint every this many batches within an epoch
         (0 or None: epoch ends only).
+      state: the run's `TrainingState` (shared with the other callbacks); it
+        holds the batch offset of a resumed epoch and receives the newest path.
     """
 
-    def __init__(self, directory, steps_per_epoch, every_n_batches=None):
+    def __init__(self, directory, steps_per_epoch, every_n_batches=None, state=None):
         super().__init__()
         self.directory = directory
         self.steps_per_epoch = steps_per_epoch
         self.every_n_batches = every_n_batches or 0
-        self.batch_offset = 0  # batches of the current epoch done before this fit call
-        self.last_path = None
-        self._epoch = 0
+        self.state = state if state is not None else TrainingState()
+
+    @property
+    def last_path(self):
+        return self.state.last_checkpoint
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._epoch = epoch
+        self.state.epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
-        done = self.batch_offset + batch + 1  # batches of this epoch done
+        done = self.state.batches_done(batch)
         if self.every_n_batches and done % self.every_n_batches == 0 and done < self.steps_per_epoch:
-            self.save(self._epoch, done)
+            self.save(self.state.epoch, done)
 
     def on_epoch_end(self, epoch, logs=None):
         self.save(epoch + 1, 0)
-        self.batch_offset = 0
+        self.state.batch_offset = 0
 
     def save(self, epoch, batch):
         """Writes the checkpoint for (epoch, batch) unless training diverged; returns its path or None."""
-        if diverged(self.model):
+        if self.state.diverged:
             return None
         if not weights_finite(self.model):
-            mark_diverged(self.model, f"Training stopped: non-finite weights after epoch {epoch}, batch {batch}. "
-                                      f"Nothing from this point was saved; {_last_good(self.last_path)}.")
+            self.state.mark_diverged(self.model, f"Training stopped: non-finite weights after epoch {epoch}, batch "
+                                                 f"{batch}. Nothing from this point was saved; "
+                                                 f"{self.state.last_good()}.")
             return None
         path = os.path.join(self.directory, checkpoint_name(epoch, batch))
         save_atomic(self.model, path)
-        self.last_path = path
+        self.state.last_checkpoint = path
         self._prune()
         return path
 
@@ -263,54 +258,39 @@ class RunCheckpoint(keras.callbacks.Callback):
             os.remove(path)
 
 
-def _last_good(path):
-    return f"the last good checkpoint, {path}, is intact" if path else "no checkpoint had been written yet"
-
-
-def diverged(model):
-    """The message saying why training of ``model`` was stopped as diverged, else None."""
-    return getattr(model, "_kgan_diverged", None)
-
-
-def mark_diverged(model, message):
-    """Stops ``model``'s training as diverged: nothing more is checkpointed or sampled."""
-    model._kgan_diverged = message  # pylint: disable=protected-access
-    model.stop_training = True
-
-
 class StopOnNonFinite(keras.callbacks.Callback):
     """Stops training at the first batch whose logged losses are NaN or infinite.
 
     Unlike `keras.callbacks.TerminateOnNaN` it says where it happened and marks
-    the model (see `diverged`) so that no checkpoint, sample grid or best model
-    is written from the broken weights.
+    the shared `TrainingState` as diverged, so that no checkpoint, sample grid
+    or best model is written from the broken weights.
 
     Args:
       steps_per_epoch: batches per epoch (for the global step in the message).
-      checkpoint: the run's `RunCheckpoint`, to name the last good checkpoint.
+      state: the run's `TrainingState` (shared with the other callbacks).
     """
 
-    def __init__(self, steps_per_epoch, checkpoint=None):
+    def __init__(self, steps_per_epoch, state=None):
         super().__init__()
         self.steps_per_epoch = steps_per_epoch
-        self.checkpoint = checkpoint
-        self.message = None
-        self._epoch = 0
+        self.state = state if state is not None else TrainingState()
+
+    @property
+    def message(self):
+        return self.state.diverged
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._epoch = epoch
+        self.state.epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
         bad = {name: float(np.asarray(value).ravel()[0]) for name, value in (logs or {}).items()
                if np.size(value) and not np.isfinite(np.asarray(value, np.float64)).all()}
         if not bad:
             return
-        offset = self.checkpoint.batch_offset if self.checkpoint is not None else 0
-        in_epoch = offset + batch + 1
-        step = self._epoch * self.steps_per_epoch + in_epoch
-        kept = _last_good(self.checkpoint.last_path if self.checkpoint is not None else None)
-        self.message = (
+        in_epoch = self.state.batches_done(batch)
+        step = self.state.epoch * self.steps_per_epoch + in_epoch
+        self.state.mark_diverged(self.model, (
             f"Training stopped: non-finite {', '.join(f'{k}={v}' for k, v in sorted(bad.items()))} at epoch "
-            f"{self._epoch + 1}, batch {in_epoch} (step {step}). Nothing from this point was saved; {kept}. "
-            "Lower the learning rate (or check the data), then rerun to resume from the last good checkpoint.")
-        mark_diverged(self.model, self.message)
+            f"{self.state.epoch + 1}, batch {in_epoch} (step {step}). Nothing from this point was saved; "
+            f"{self.state.last_good()}. Lower the learning rate (or check the data), then rerun to resume from the "
+            "last good checkpoint."))

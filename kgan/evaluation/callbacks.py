@@ -1,78 +1,24 @@
-"""Keras callbacks for GAN training."""
+"""Keras callbacks that score samples during training: the best model by Frechet distance."""
 
 import json
 import os
+import sys
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from kgan import checkpoint
-from kgan import images as image_utils
+from kgan.checks import one_line, write_json_atomic
+from kgan.evaluation import metrics
+from kgan.evaluation.sampling import batch_seed, batches, draw_inputs
+from kgan.evaluation import scoring
+from kgan.evaluation.scoring import check_image_shape, classify
+from kgan.training.checkpoint import save_atomic
+from kgan.training.state import TrainingState
 
-
-class SampleGrid(keras.callbacks.Callback):
-    """After every epoch, saves a grid of samples from the SAME fixed latents.
-
-    Writes ``<output_dir>/epoch_<NNN>.png`` and, with ``log_dir``, a TensorBoard
-    image summary ``name`` under ``<log_dir>/<name>``. The latents come from
-    ``latents_fn(model, rows, cols, seed)``, by default
-    ``model.grid_latents(rows, cols, seed)`` (a conditional model lays out its
-    rows by label), so runs with the same seed render comparable grids.
-
-    Args:
-      output_dir: folder for the PNG files.
-      rows: grid rows.
-      cols: grid columns.
-      seed: seed of the fixed latents.
-      log_dir: TensorBoard log folder (None: no image summaries).
-      every_n_epochs: save every N epochs.
-      name: TensorBoard summary name (and sub-folder of ``log_dir``).
-      latents_fn: optional ``(model, rows, cols, seed) -> latents``, e.g. an
-        InfoGAN code traversal.
-    """
-
-    def __init__(self, output_dir, rows=8, cols=8, seed=0, log_dir=None, every_n_epochs=1, name="samples",
-                 latents_fn=None):
-        super().__init__()
-        if every_n_epochs < 1:
-            raise ValueError(f"every_n_epochs must be >= 1, got {every_n_epochs}.")
-        self.output_dir = output_dir
-        self.rows, self.cols, self.seed = rows, cols, seed
-        self.log_dir = log_dir
-        self.every_n_epochs = every_n_epochs
-        self.name = name
-        self.latents_fn = latents_fn or (lambda model, rows, cols, seed: model.grid_latents(rows, cols, seed=seed))
-        self._latents = None
-        self._writer = None
-        self.last_path = None
-
-    def on_train_begin(self, logs=None):
-        self._latents = self.latents_fn(self.model, self.rows, self.cols, self.seed)
-        if self.log_dir:
-            self._writer = tf.summary.create_file_writer(os.path.join(self.log_dir, self.name))
-
-    def on_epoch_end(self, epoch, logs=None):
-        if (epoch + 1) % self.every_n_epochs or checkpoint.diverged(self.model):
-            return
-        self.save(epoch + 1)
-
-    def save(self, step):
-        """Renders the grid now and saves it as ``epoch_<step>.png``; returns the path."""
-        samples = self.model.generator(self._latents, training=False)
-        grid = image_utils.image_grid(keras.ops.convert_to_numpy(samples), self.rows, self.cols)
-        self.last_path = os.path.join(self.output_dir, f"epoch_{step:03d}.png")
-        image_utils.save_png(self.last_path, grid)
-        if self._writer is not None:
-            with self._writer.as_default():
-                tf.summary.image(self.name, grid[None], step=step)
-            self._writer.flush()
-        return self.last_path
-
-    def on_train_end(self, logs=None):
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+# Model selection must not see the test split: by default the last 5000 train images (the classic MNIST
+# validation split), which the zoo trainers hold out of training when they select a best model.
+HOLDOUT_SPLIT = "train[-5000:]"
 
 
 class EvaluationCallback(keras.callbacks.Callback):
@@ -85,7 +31,9 @@ class EvaluationCallback(keras.callbacks.Callback):
     balanced labels / categories for CGAN / InfoGAN), so epochs are compared
     on equal terms. The real features are computed once, at the first
     ``on_train_begin``: from ``real_images`` if given, else from up to
-    ``num_real`` images of the ``dataset`` test split.
+    ``num_real`` images of the ``dataset``'s ``real_split``, by default the
+    held-out `HOLDOUT_SPLIT` of the train split (the test split stays unseen
+    for the final evaluation: train on the rest, e.g. ``train[:-5000]``).
 
     GANs often get worse late in training, so whenever the Frechet distance
     improves on the best so far, the model (with both optimizers) is saved to
@@ -113,15 +61,19 @@ class EvaluationCallback(keras.callbacks.Callback):
         or a tf.data.Dataset of images or ``(images, labels)`` batches).
       dataset: tfds dataset of the real images when ``real_images`` is None.
       data_dir: its tfds data dir.
-      num_real: real test images used when loading them (a seeded subset if
-        the split is larger).
+      num_real: real images used when loading them (a seeded subset if the
+        split is larger).
       seed: seed of the fixed latents and the real subset.
       name: TensorBoard sub-folder.
       verbose: print one line per evaluation.
+      real_split: the tfds split the real images come from.
+      state: the run's `kgan.training.TrainingState`: nothing is scored or
+        kept once training diverged.
     """
 
     def __init__(self, every_n_epochs=1, num_samples=2000, checkpoint_path=None, log_dir=None, real_images=None,
-                 dataset="mnist", data_dir=None, num_real=10000, seed=0, name="evaluation", verbose=1):
+                 dataset="mnist", data_dir=None, num_real=10000, seed=0, name="evaluation", verbose=1,
+                 real_split=HOLDOUT_SPLIT, state=None):
         super().__init__()
         for arg, value, minimum in (("every_n_epochs", every_n_epochs, 1), ("num_samples", num_samples, 2),
                                     ("num_real", num_real, 2)):
@@ -134,7 +86,8 @@ class EvaluationCallback(keras.callbacks.Callback):
         self.checkpoint_path = os.fspath(checkpoint_path) if checkpoint_path is not None else None
         self.log_dir = log_dir
         self.real_images = real_images
-        self.dataset, self.data_dir, self.num_real = dataset, data_dir, num_real
+        self.dataset, self.data_dir, self.num_real, self.real_split = dataset, data_dir, num_real, real_split
+        self.state = state if state is not None else TrainingState()
         self.seed = seed
         self.name = name
         self.verbose = verbose
@@ -149,31 +102,27 @@ class EvaluationCallback(keras.callbacks.Callback):
     # ---- setup -------------------------------------------------------------------
 
     def _real_features(self):
-        from kgan import evaluation
-
         images = self.real_images
         if images is None:
-            images, _ = evaluation.real_images("test", self.num_real, self.seed, self.dataset, self.data_dir)
+            images, _ = scoring.real_images(self.real_split, self.num_real, self.seed, self.dataset, self.data_dir)
         elif isinstance(images, tf.data.Dataset):
             batches = [batch[0] if isinstance(batch, (tuple, list)) else batch for batch in images.as_numpy_iterator()]
             images = np.concatenate(batches)
         images = np.asarray(images, np.float32)
-        evaluation.check_image_shape(images.shape[1:], "The real image set")
-        return evaluation.classify(images)[1]
+        check_image_shape(images.shape[1:], "The real image set")
+        return classify(images)[1]
 
     def prepare(self):
         """Computes the real feature statistics and the fixed latents (done by ``on_train_begin``)."""
-        from kgan import evaluation, metrics
-
-        evaluation.check_image_shape(self.model.image_shape, "The model")
+        check_image_shape(self.model.image_shape, "The model")
         if self.real_statistics is None:
             features = self._real_features()
             self.real_statistics = metrics.feature_statistics(features)
             self.real_count = len(features)
         if self._latents is None:
-            sampler = evaluation.GANSampler(self.model)
-            self._latents = [sampler.latents(start, stop, evaluation._batch_seed(self.seed, index))[0]
-                             for index, start, stop in evaluation._batches(self.num_samples)]
+            contract = self.model.contract
+            self._latents = [contract.latents(draw_inputs(contract, start, stop, batch_seed(self.seed, index)))
+                             for index, start, stop in batches(self.num_samples)]
 
     def on_train_begin(self, logs=None):
         self.prepare()
@@ -186,26 +135,34 @@ class EvaluationCallback(keras.callbacks.Callback):
         if self.best_epoch is not None or not self.checkpoint_path:
             return
         json_path = self.checkpoint_path[:-len(".keras")] + ".json"
-        if os.path.exists(json_path) and os.path.exists(self.checkpoint_path):
+        if not (os.path.exists(json_path) and os.path.exists(self.checkpoint_path)):
+            return
+        try:
             with open(json_path) as f:
                 record = json.load(f)
-            self.best_value, self.best_epoch = float(record["frechet_distance"]), int(record["epoch"])
+            best_value, best_epoch = float(record["frechet_distance"]), int(record["epoch"])
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            # A damaged record never blocks training: it is kept aside and the next evaluation starts a new best.
+            aside = json_path + ".corrupt"
+            os.replace(json_path, aside)
+            print(f"warning: {json_path} is unreadable ({one_line(error, 120)}); kept as {aside}; the best model "
+                  "is chosen anew from the next evaluation.", file=sys.stderr)
+            return
+        self.best_value, self.best_epoch = best_value, best_epoch
 
     # ---- evaluation ------------------------------------------------------------------
 
     def measure(self):
         """Scores the model now: dict(frechet_distance, classifier_score)."""
-        from kgan import evaluation, metrics
-
         images = np.concatenate([keras.ops.convert_to_numpy(self.model.generator(latents, training=False))
                                  for latents in self._latents]).astype(np.float32)
-        logits, features = evaluation.classify(images)
+        logits, features = classify(images)
         mean, covariance = metrics.feature_statistics(features)
         return {"frechet_distance": metrics.frechet_distance_from_statistics(mean, covariance, *self.real_statistics),
                 "classifier_score": metrics.classifier_score(logits)}
 
     def on_epoch_end(self, epoch, logs=None):
-        if (epoch + 1) % self.every_n_epochs or checkpoint.diverged(self.model):
+        if (epoch + 1) % self.every_n_epochs or self.state.diverged:
             return
         self.evaluate(epoch + 1)
 
@@ -233,22 +190,16 @@ class EvaluationCallback(keras.callbacks.Callback):
         return values
 
     def _save_best(self, step, values):
-        folder = os.path.dirname(os.path.abspath(self.checkpoint_path))
-        os.makedirs(folder, exist_ok=True)
-        base = os.path.basename(self.checkpoint_path)
-        tmp = os.path.join(folder, f".{base[:-len('.keras')]}.tmp-{os.getpid()}.keras")
-        try:
-            self.model.save(tmp)
-            os.replace(tmp, self.checkpoint_path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+        os.makedirs(os.path.dirname(os.path.abspath(self.checkpoint_path)), exist_ok=True)
+        save_atomic(self.model, self.checkpoint_path)
         record = {"epoch": step, **values, "num_samples": self.num_samples, "num_real": self.real_count,
-                  "checkpoint": os.path.basename(self.checkpoint_path)}
-        json_path = self.checkpoint_path[:-len(".keras")] + ".json"
-        with open(json_path + ".tmp", "w") as f:
-            json.dump(record, f, indent=2)
-        os.replace(json_path + ".tmp", json_path)
+                  "real": self._real_source(), "checkpoint": os.path.basename(self.checkpoint_path)}
+        write_json_atomic(self.checkpoint_path[:-len(".keras")] + ".json", record)
+
+    def _real_source(self):
+        if self.real_images is not None:
+            return "images given to the callback"
+        return f"{self.dataset} {self.real_split}"
 
     def on_train_end(self, logs=None):
         if self._writer is not None:

@@ -7,7 +7,7 @@ on a few labels per class. `run_protocol` does that and applies the SAME
 protocol to two baselines in the same run:
 
 * ``trained D``: the model's discriminator (a run dir / ``.keras`` file via
-  `kgan.features.discriminator_features`, or an export's ``features``
+  `kgan.models.features.discriminator_features`, or an export's ``features``
   signature);
 * ``random D``: a randomly initialised discriminator of the same architecture
   (Keras model: ``keras.models.clone_model(D)``, fresh weights from the
@@ -30,11 +30,20 @@ scikit-learn's ``LinearSVC`` (one-vs-rest, L2 penalty, squared hinge: an
 L2-SVM, with its default regularized intercept).
 """
 
-import os
 import time
 import warnings
 
+import keras
 import numpy as np
+import tensorflow as tf
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import LinearSVC
+
+from kgan.checks import check_count
+from kgan.data import pipeline
+from kgan.models import features as features_lib
+from kgan.serving import reader
 
 __all__ = ["C_GRID", "FEATURE_SETS", "select_subsets", "fit_linear_svm", "feature_extractors", "run_protocol",
            "format_results"]
@@ -43,12 +52,6 @@ C_GRID = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0)
 FEATURE_SETS = ("trained D", "random D", "pixels")
 _BATCH_SIZE = 500
 _MAX_ITER = 5000
-
-
-def _count(name, value, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
-    return int(value)
 
 
 # ---- data -----------------------------------------------------------------------
@@ -72,8 +75,8 @@ def select_subsets(labels, labels_per_class, num_validation, seed=0):
         too few are left for the validation set.
     """
     labels = np.asarray(labels)
-    labels_per_class = _count("labels_per_class", labels_per_class)
-    num_validation = _count("num_validation", num_validation)
+    labels_per_class = check_count("labels_per_class", labels_per_class)
+    num_validation = check_count("num_validation", num_validation)
     rng = np.random.default_rng(seed)
     train = []
     classes, counts = np.unique(labels, return_counts=True)
@@ -94,9 +97,7 @@ def select_subsets(labels, labels_per_class, num_validation, seed=0):
 
 def _load_split(dataset, split, data_dir, image_shape):
     """All images of a split as uint8 (compact) with labels, resized to the model's size if needed."""
-    from kgan import data
-
-    spec = data.dataset_spec(dataset, data_dir)
+    spec = pipeline.dataset_spec(dataset, data_dir)
     height, width, channels = spec["image_shape"]
     if channels != image_shape[2]:
         raise ValueError(f"The model takes {image_shape[2]}-channel images but {dataset} has {channels} "
@@ -107,7 +108,7 @@ def _load_split(dataset, split, data_dir, image_shape):
             raise ValueError(f"The model takes {image_shape[0]}x{image_shape[1]} images; {dataset} has "
                              f"{height}x{width} and only square resizing is supported.")
         image_size = image_shape[0]
-    ds = data.load_images(dataset, split, batch_size=1000, image_size=image_size, with_labels=True,
+    ds = pipeline.load_images(dataset, split, batch_size=1000, image_size=image_size, with_labels=True,
                           data_dir=data_dir, shuffle=False, drop_remainder=False, cache=False)
     images, labels = [], []
     for batch_images, batch_labels in ds.as_numpy_iterator():
@@ -131,13 +132,13 @@ def _keras_extractor(model):
     return extract
 
 
-def _signature_extractor(function):
-    import tensorflow as tf
-
+def _signature_extractor(function, owner):
+    """``owner`` is the loaded SavedModel: the function's variables live only as long as it does."""
     def extract(images):
         out = [function(images=tf.constant(_to_float(images[i:i + _BATCH_SIZE])))["features"].numpy()
                for i in range(0, len(images), _BATCH_SIZE)]
         return np.concatenate(out).astype(np.float32)
+    extract.saved_model = owner
     return extract
 
 
@@ -158,16 +159,6 @@ def _reinitialize(variables, seed):
         variable.assign(value.astype(variable.dtype.as_numpy_dtype))
 
 
-def _unusable(family, where):
-    if family == "cgan":
-        return (f"{where} is a conditional GAN: its discriminator also takes the label, so it has no "
-                "label-free features to classify with; use an unconditional model (DCGAN).")
-    if family == "gan":
-        return (f"{where} has a discriminator without Conv2D layers: the DCGAN features are pooled conv "
-                "activations; use a convolutional model (DCGAN).")
-    return None
-
-
 def feature_extractors(model, seed=0):
     """Feature functions of a model's trained and randomly initialised discriminator.
 
@@ -183,60 +174,29 @@ def feature_extractors(model, seed=0):
 
     Raises:
       FileNotFoundError: a missing path.
-      ValueError: a conditional discriminator, one without conv layers, or an
-        export without a ``features`` signature.
+      ValueError: a model whose contract has no DCGAN features (a conditional
+        discriminator, one without conv layers), or an export without a
+        ``features`` signature.
     """
-    from kgan import evaluation
-    from kgan.gan import GAN
-
-    if not isinstance(model, GAN):
-        if not isinstance(model, (str, os.PathLike)):
-            raise TypeError(f"model must be a kgan.GAN or a path, got {type(model).__name__}.")
-        path = os.fspath(model)
-        if not os.path.exists(path):
-            raise FileNotFoundError(f"Model path {path} does not exist: {evaluation._SOURCE_HINT}.")
-        export_dir = evaluation.find_export_dir(path)
-        if export_dir is not None:
-            return _export_extractors(export_dir, seed)
-        from kgan import latent
-
-        return _gan_extractors(latent.load_gan(path), path, seed)
-    return _gan_extractors(model, type(model).__name__, seed)
-
-
-def _gan_extractors(gan, description, seed):
-    import keras
-
-    from kgan import export, features
-
-    problem = _unusable(export.family(gan), description)
+    loaded = reader.load(model)
+    problem = loaded.features_problem()
     if problem:
-        raise ValueError(problem)
-    trained = features.discriminator_features(gan)
-    keras.utils.set_random_seed(seed)
-    fresh = keras.models.clone_model(gan.discriminator)
-    random = features.discriminator_features(fresh)
-    return {"image_shape": tuple(gan.image_shape), "description": description,
-            "trained": _keras_extractor(trained), "random": _keras_extractor(random)}
-
-
-def _export_extractors(export_dir, seed):
-    import tensorflow as tf
-
-    from kgan import evaluation
-
-    sampler = evaluation.SavedModelSampler(export_dir)  # checks the metadata
-    if "features" not in sampler.loaded.signatures:
-        problem = _unusable(sampler.family, export_dir)
-        raise ValueError(problem or f"The export {export_dir} has no 'features' signature (only unconditional "
-                                    "conv discriminators export one, and not InfoGAN's); pass the run directory "
-                                    "or .keras file instead.")
-    random_copy = tf.saved_model.load(export_dir)
-    random_features = random_copy.signatures["features"]
-    _reinitialize(random_features.variables, seed)
-    return {"image_shape": sampler.image_shape, "description": export_dir,
-            "trained": _signature_extractor(sampler.loaded.signatures["features"]),
-            "random": _signature_extractor(random_features)}
+        raise ValueError(f"{loaded.description} has no DCGAN features: {problem}")
+    if loaded.gan is not None:
+        trained = features_lib.discriminator_features(loaded.gan)
+        keras.utils.set_random_seed(seed)
+        random = features_lib.discriminator_features(keras.models.clone_model(loaded.gan.discriminator))
+        extractors = {"trained": _keras_extractor(trained), "random": _keras_extractor(random)}
+    else:
+        if "features" not in loaded.signatures:
+            raise ValueError(f"The export {loaded.export_dir} has no 'features' signature; pass the run directory "
+                             "or .keras file instead.")
+        random_copy = tf.saved_model.load(loaded.export_dir)
+        random_features = random_copy.signatures["features"]
+        _reinitialize(random_features.variables, seed)
+        extractors = {"trained": _signature_extractor(loaded.signatures["features"], loaded.loaded),
+                      "random": _signature_extractor(random_features, random_copy)}
+    return {"image_shape": loaded.image_shape, "description": loaded.description, **extractors}
 
 
 # ---- the SVM ---------------------------------------------------------------------
@@ -258,10 +218,6 @@ def fit_linear_svm(train, validation, test, c_grid=C_GRID, seed=0):
       chosen C is the smallest or largest of the grid and strictly better
       than its neighbour: the grid may be too narrow).
     """
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.preprocessing import StandardScaler
-    from sklearn.svm import LinearSVC
-
     if not c_grid:
         raise ValueError("c_grid must hold at least one C value.")
     scaler = StandardScaler().fit(train[0])
@@ -317,9 +273,9 @@ def run_protocol(model, labels_per_class, dataset="mnist", data_dir=None, num_va
     unknown = [name for name in feature_sets if name not in FEATURE_SETS]
     if unknown or not feature_sets:
         raise ValueError(f"feature_sets must be a non-empty subset of {FEATURE_SETS}, got {list(feature_sets)}.")
-    labels_per_class = _count("labels_per_class", labels_per_class)
-    num_validation = _count("num_validation", num_validation)
-    num_test = _count("num_test", num_test)
+    labels_per_class = check_count("labels_per_class", labels_per_class)
+    num_validation = check_count("num_validation", num_validation)
+    num_test = check_count("num_test", num_test)
     start = time.time()
     extractors = feature_extractors(model, seed)
     image_shape = extractors["image_shape"]

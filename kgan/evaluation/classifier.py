@@ -62,16 +62,19 @@ def default_weights_path() -> str:
     Returns:
       Absolute path of `kgan/assets/mnist_classifier.weights.h5` (it may not exist).
     """
-    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets", WEIGHTS_FILE)
+    return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "assets", WEIGHTS_FILE)
 
 
-def build_mnist_classifier(dropout: float = 0.3, name: str = "mnist_classifier") -> keras.Model:
+def build_mnist_classifier(dropout: float = 0.3, name: str = "mnist_classifier",
+                           dtype: str = "float32") -> keras.Model:
     """Builds the (untrained) MNIST classifier architecture.
 
     Args:
       dropout: dropout rate between the "features" layer and the logits (active
         in training only).
       name: model name.
+      dtype: every layer's dtype policy: float32 by default, whatever Keras'
+        global policy, so that a mixed-precision training run scores like any other.
 
     Returns:
       Functional `keras.Model`: images [N, 28, 28, 1] in [-1, 1] -> logits
@@ -80,23 +83,24 @@ def build_mnist_classifier(dropout: float = 0.3, name: str = "mnist_classifier")
     inputs = keras.Input(IMAGE_SHAPE, name="images")
     x = inputs
     for i, filters in enumerate((32, 64)):
-        x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"conv{i}a")(x)
-        x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"conv{i}b")(x)
-        x = keras.layers.MaxPooling2D(2, name=f"pool{i}")(x)  # 28 -> 14 -> 7
-    x = keras.layers.MaxPooling2D(2, padding="same", name="pool2")(x)  # 7 -> 4
-    x = keras.layers.Flatten(name="flatten")(x)  # 4 * 4 * 64 = 1024
-    features = keras.layers.Dense(FEATURES_DIM, activation="relu", name=FEATURES_LAYER)(x)
-    x = keras.layers.Dropout(dropout, name="dropout")(features)
-    logits = keras.layers.Dense(NUM_CLASSES, name="logits")(x)
+        x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"conv{i}a", dtype=dtype)(x)
+        x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"conv{i}b", dtype=dtype)(x)
+        x = keras.layers.MaxPooling2D(2, name=f"pool{i}", dtype=dtype)(x)  # 28 -> 14 -> 7
+    x = keras.layers.MaxPooling2D(2, padding="same", name="pool2", dtype=dtype)(x)  # 7 -> 4
+    x = keras.layers.Flatten(name="flatten", dtype=dtype)(x)  # 4 * 4 * 64 = 1024
+    features = keras.layers.Dense(FEATURES_DIM, activation="relu", name=FEATURES_LAYER, dtype=dtype)(x)
+    x = keras.layers.Dropout(dropout, name="dropout", dtype=dtype)(features)
+    logits = keras.layers.Dense(NUM_CLASSES, name="logits", dtype=dtype)(x)
     return keras.Model(inputs, logits, name=name)
 
 
-def load_mnist_classifier(path: Optional[str] = None) -> keras.Model:
+def load_mnist_classifier(path: Optional[str] = None, dtype: str = "float32") -> keras.Model:
     """Builds the classifier and loads trained weights.
 
     Args:
       path: a `.weights.h5` file; defaults to the weights shipped with kgan
         (`default_weights_path()`).
+      dtype: the layers' dtype policy (see `build_mnist_classifier`).
 
     Returns:
       The trained classifier (images in [-1, 1] -> logits), not compiled.
@@ -111,7 +115,7 @@ def load_mnist_classifier(path: Optional[str] = None) -> keras.Model:
         raise FileNotFoundError(f"MNIST classifier weights not found: {path}. {_REGENERATE}")
     if not path.endswith(".weights.h5"):
         raise ValueError(f"MNIST classifier weights must be a Keras `.weights.h5` file, got {path}.")
-    model = build_mnist_classifier()
+    model = build_mnist_classifier(dtype=dtype)
     before = [keras.ops.convert_to_numpy(v).copy() for v in model.weights]
     try:
         # Keras warns about mismatched containers before it fails; on failure

@@ -13,14 +13,13 @@ per variant (an existing file is never overwritten):
   feed the same z as to every other variant.
 
 Each file holds one signature, ``serving_default``, with the inputs and output
-of the SavedModel's ``generate`` (see `kgan.export`): ``z`` float32
-[N, latent_dim] (+ ``label`` int32 [N] for CGAN; + ``categorical_code`` int32 [N]
-and ``continuous_code`` float32 [N, L] for InfoGAN) -> ``images`` float32
-[N, H, W, C] in [-1, 1]. The graph is
-`kgan.export.serving_generator` (a float32 rebuild for mixed-precision models;
+of the SavedModel's ``generate`` (see `kgan.serving.signatures`): every input of
+the model's contract by name (``z`` float32 [N, latent_dim], int32 ids [N],
+float codes [N, L]) -> ``images`` float32 [N, H, W, C] in [-1, 1]. The graph is
+`kgan.serving.signatures.serving_generator` (a float32 rebuild for mixed-precision models;
 the int ids are one-hot encoded inside) and holds TF-Lite builtin ops only (no
 Flex/Select TF ops, no custom ops): z is an input because TF's random ops are not
-builtins. The model's serving contract (`kgan.export.describe` plus the variant)
+builtins. The model's serving contract (`kgan.serving.signatures.describe` plus the variant)
 is embedded as the flatbuffer metadata entry ``kgan_metadata`` (JSON).
 
 The batch dimension N is dynamic by default: one file serves any batch size.
@@ -53,9 +52,8 @@ from ai_edge_litert.interpreter import Interpreter
 from tensorflow.lite.python import schema_py_generated as tf_schema
 from tensorflow.lite.tools import flatbuffer_utils
 
-from kgan import export
-from kgan.models.cgan import CGAN
-from kgan.models.infogan import InfoGAN
+from kgan.checks import write_bytes_atomic
+from kgan.serving.signatures import OneHot, describe, serving_generator
 
 VARIANTS = ("float32", "float16", "int8_dynamic", "int8")
 SIGNATURE_KEY = "serving_default"
@@ -91,21 +89,10 @@ def _check_variant(variant):
 def random_inputs(gan, batch_size, rng):
     """One batch of valid serving inputs drawn as in training (numpy, by input name).
 
-    z follows ``gan.latent_distribution`` (N(0, 1) or U[-1, 1]); labels and
-    categorical codes are uniform over the classes; continuous codes U[-1, 1].
+    Every input of the model's contract by its distribution: z ~ N(0, 1) or
+    U[-1, 1], ids uniform over their classes, continuous codes U[-1, 1].
     """
-    shape = (batch_size, gan.latent_dim)
-    if gan.latent_distribution == "uniform":
-        z = rng.uniform(-1.0, 1.0, shape)
-    else:
-        z = rng.standard_normal(shape)
-    inputs = {"z": z.astype(np.float32)}
-    if isinstance(gan, CGAN):
-        inputs["label"] = rng.integers(0, gan.num_classes, batch_size).astype(np.int32)
-    if isinstance(gan, InfoGAN):
-        inputs["categorical_code"] = rng.integers(0, gan.num_categories, batch_size).astype(np.int32)
-        inputs["continuous_code"] = rng.uniform(-1.0, 1.0, (batch_size, gan.num_continuous)).astype(np.float32)
-    return inputs
+    return gan.contract.draw_numpy(batch_size, rng)
 
 
 def representative_dataset(gan, num_samples=CALIBRATION_SAMPLES, seed=0, batch_size=None):
@@ -129,7 +116,7 @@ def convert(gan, variant="float32", batch_size=None, calibration_samples=CALIBRA
 
     Uses Keras' LiteRT export (``model.export(..., format="litert")``: an
     ExportArchive SavedModel, then `tf.lite.TFLiteConverter`) on
-    `kgan.export.serving_generator` with its output named ``images``, restricted
+    `kgan.serving.signatures.serving_generator` with its output named ``images``, restricted
     to builtin ops.
 
     Args:
@@ -147,7 +134,7 @@ def convert(gan, variant="float32", batch_size=None, calibration_samples=CALIBRA
     _check_batch_size(batch_size)
     if isinstance(calibration_samples, bool) or not isinstance(calibration_samples, int) or calibration_samples < 1:
         raise ValueError(f"calibration_samples must be a positive integer, got {calibration_samples!r}.")
-    generator = export.serving_generator(gan)
+    generator = serving_generator(gan)
     if variant == "int8":
         generator = _with_gather_one_hot(generator)
     model = keras.Model(generator.input, {OUTPUT_NAME: generator.output}, name="tflite_generator")
@@ -176,7 +163,7 @@ def convert(gan, variant="float32", batch_size=None, calibration_samples=CALIBRA
             flatbuffer = f.read()
     if check_ops:
         check_builtin_ops(flatbuffer)
-    description = export.describe(gan)
+    description = describe(gan)
     description.pop("feature_dim", None)  # the discriminator's, not part of this file
     if batch_size is not None:
         for spec in description["inputs"].values():
@@ -188,7 +175,7 @@ def convert(gan, variant="float32", batch_size=None, calibration_samples=CALIBRA
 
 
 def _with_gather_one_hot(model):
-    """``model`` with its `kgan.export.OneHot` layers computed as a gather from an identity matrix.
+    """``model`` with its `OneHot` layers computed as a gather from an identity matrix.
 
     Full-integer quantization mis-handles TF-Lite's ONE_HOT: its on/off values
     are quantized with their own scales but copied unchanged into an output with
@@ -198,7 +185,7 @@ def _with_gather_one_hot(model):
     scale.
     """
     def clone(layer):
-        if isinstance(layer, export.OneHot):
+        if isinstance(layer, OneHot):
             return _GatherOneHot(layer.depth, name=layer.name)
         return layer  # shared, weights included
 
@@ -236,7 +223,7 @@ def _decode(name):
     return name.decode("utf-8") if isinstance(name, bytes) else name
 
 
-_FILE_HINT = "pass a .tflite file written by kgan.tflite.export_tflite (exports/<name>/<version>/tflite/)"
+_FILE_HINT = "pass a .tflite file written by kgan.serving.tflite.export_tflite (exports/<name>/<version>/tflite/)"
 
 
 def _what(model):
@@ -265,7 +252,7 @@ def _root(data, what):
 def _corrupt(what, error):
     detail = " ".join(str(error).split())[:200]
     return ValueError(f"{what} is a truncated or corrupt TF-Lite model ({type(error).__name__}: {detail}); "
-                      "re-export it (kgan.tflite.export_tflite or python -m zoo.export).")
+                      "re-export it (kgan.serving.tflite.export_tflite or python -m zoo.export).")
 
 
 def operators(model):
@@ -370,35 +357,14 @@ def export_tflite(gan, directory, variants=VARIANTS, batch_size=None, calibratio
     written = []
     try:
         for variant, path in paths.items():
-            _write_new(path, convert(gan, variant, batch_size, calibration_samples=calibration_samples))
+            write_bytes_atomic(path, convert(gan, variant, batch_size, calibration_samples=calibration_samples),
+                               overwrite=False)
             written.append(path)
     except BaseException:
         for path in written:
             os.remove(path)
         raise
     return paths
-
-
-def _write_new(path, data):
-    """Writes ``data`` to a new file ``path`` atomically; FileExistsError if it exists."""
-    directory = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        try:
-            os.link(tmp, path)  # atomic, and unlike rename it never replaces an existing file
-        except FileExistsError:
-            raise FileExistsError(f"{path} already exists; TF-Lite exports are never overwritten.") from None
-        except OSError:  # filesystems without hard links
-            if os.path.lexists(path):
-                raise FileExistsError(f"{path} already exists; TF-Lite exports are never overwritten.") from None
-            os.rename(tmp, path)
-    finally:
-        if os.path.lexists(tmp):
-            os.remove(tmp)
 
 
 # ---- running ----------------------------------------------------------------

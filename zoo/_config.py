@@ -1,0 +1,99 @@
+"""The frozen configuration of a zoo training run: read from the flags once, stored in run.json."""
+
+import dataclasses
+import os
+import types
+
+# Settings that may differ when a run resumes; every other one must match run.json.
+RESUMABLE = frozenset({
+    "epochs", "verbose", "export", "export_dir", "export_name", "export_from", "tflite", "serving_root", "data_dir",
+    "output_dir", "fresh", "checkpoint_every", "eval_every", "eval_samples", "strategy", "jit_compile",
+    "deterministic", "learning_rate", "g_learning_rate", "grid_size"})
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """Everything a zoo trainer was asked to do, in one frozen object.
+
+    The common settings are fields; the trainer's own flags (``head``,
+    ``num_categories``, ...) are in ``family``. `record` is what run.json
+    stores and what a resumed run is compared against.
+    """
+
+    model: str
+    dataset: str
+    data_dir: str
+    output_dir: str
+    epochs: int
+    batch_size: int
+    steps_per_epoch: int
+    image_size: int
+    latent_dim: int
+    d_steps: int
+    generator_loss: str
+    label_smoothing: float
+    learning_rate: float
+    g_learning_rate: float
+    beta_1: float
+    seed: int
+    grid_size: int
+    verbose: str
+    precision: str
+    strategy: str
+    jit_compile: bool
+    eval_every: int
+    eval_every_given: bool
+    eval_samples: int
+    holdout: int
+    checkpoint_every: int
+    fresh: bool
+    deterministic: bool
+    export: bool
+    export_dir: str
+    export_name: str
+    export_from: str
+    tflite: tuple
+    serving_root: str
+    family: types.MappingProxyType
+
+    @classmethod
+    def from_flags(cls, model, flag_values, family_flags):
+        """Reads the run's settings from absl flags.
+
+        Args:
+          model: the trainer's name (``dcgan``, ...).
+          flag_values: absl's ``FLAGS``.
+          family_flags: names of the trainer's own flags.
+        """
+        names = {field.name for field in dataclasses.fields(cls)} - {"model", "family", "eval_every_given"}
+        values = {name: flag_values[name].value for name in names}
+        for name in ("data_dir", "output_dir", "export_dir"):
+            if values[name]:
+                values[name] = os.path.expanduser(values[name])
+        values["output_dir"] = values["output_dir"] or os.path.join("runs", model)
+        values["tflite"] = tuple(values["tflite"])
+        family = types.MappingProxyType({name: flag_values[name].value for name in sorted(family_flags)})
+        return cls(model=model, eval_every_given=flag_values["eval_every"].present, family=family, **values)
+
+    @property
+    def g_rate(self):
+        """G's learning rate (the D rate unless set)."""
+        return self.g_learning_rate or self.learning_rate
+
+    def record(self):
+        """The settings as run.json stores them: ``{"model": ..., "flags": {name: value}}``."""
+        settings = {field.name: getattr(self, field.name) for field in dataclasses.fields(self)
+                    if field.name not in ("model", "family", "eval_every_given")}
+        settings["tflite"] = list(self.tflite)
+        settings.update(self.family)
+        return {"model": self.model, "flags": settings}
+
+    def conflicts(self, record):
+        """The settings that differ from a run.json ``record`` and may not change on resume."""
+        saved, now = record["flags"], self.record()["flags"]
+        return [f"--{name}={now[name]!r} (the run has {saved[name]!r})"
+                for name in sorted(set(now) & set(saved) - RESUMABLE) if _normal(now[name]) != _normal(saved[name])]
+
+
+def _normal(value):
+    return list(value) if isinstance(value, (list, tuple)) else value

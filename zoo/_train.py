@@ -1,0 +1,306 @@
+"""The zoo's training run, in named steps that take the frozen `RunConfig`: data -> model -> fit -> files.
+
+A run directory is laid out as `kgan.training.RunLayout` says. Rerunning the
+same command resumes from the newest readable checkpoint (see
+`kgan.training.checkpoint`); the data order is a function of (seed, batch), so
+with --deterministic a resumed run ends with the same weights as an
+uninterrupted one.
+"""
+
+import csv
+import dataclasses
+import datetime
+import io
+import json
+import os
+import sys
+import tempfile
+
+import keras
+import tensorflow as tf
+
+from kgan.checks import write_json_atomic, write_text_atomic
+from kgan.data import pipeline
+from kgan.evaluation.callbacks import EvaluationCallback
+from kgan.serving.reader import load_keras_gan
+from kgan.training import checkpoint
+from kgan.training.callbacks import SampleGrid
+from kgan.training.layout import RunLayout
+from kgan.training.state import TrainingState
+from zoo._export import export_model
+
+DEFAULT_HOLDOUT = 5000
+
+
+@dataclasses.dataclass(frozen=True)
+class DataPlan:
+    """What the run trains on and selects with."""
+
+    image_shape: tuple
+    num_classes: int
+    train_split: str
+    steps_per_epoch: int
+    evaluate: bool
+    selection_split: str = None
+    selection_size: int = 0
+
+
+def train(config, build_model, extra_callbacks=None):
+    """Trains ``build_model(config, image_shape, num_classes)`` as ``config`` says; returns the run directory.
+
+    Args:
+      config: the `RunConfig`.
+      build_model: ``(config, image_shape, num_classes) -> an uncompiled kgan.GAN``.
+      extra_callbacks: optional ``(config, gan, run, state) -> [callbacks]`` (e.g. code traversal grids).
+    """
+    strategy, is_chief = make_strategy(config.strategy)
+    run = RunLayout(config.output_dir)
+    if not is_chief:  # only the chief writes the run; the other workers write to scratch
+        run = RunLayout(tempfile.mkdtemp(prefix=f"kgan-worker-{strategy.cluster_resolver.task_id}-"))
+    existing = check_output_dir(run, config)  # read-only, before anything is read or written
+    if config.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    keras.utils.set_random_seed(config.seed)
+    plan = plan_data(config)
+    resume = prepare_output_dir(run, config, existing) and is_chief
+    gan = build_and_compile(config, build_model, plan, strategy)
+    checkpoint.check_free_space(run.checkpoints, 4 * checkpoint.checkpoint_bytes(gan))
+    start_epoch, start_batch = 0, 0
+    if resume or (not is_chief and not config.fresh):
+        start_epoch, start_batch = restore(config, gan, RunLayout(config.output_dir), strategy, is_chief)
+    if (start_epoch, start_batch) >= (config.epochs, 0) and os.path.exists(run.model):
+        print(f"{run.root} already holds a finished run of {start_epoch} epochs; nothing to do "
+              "(raise --epochs to train further, or pass --fresh to start over).")
+        return run.root
+    if is_chief:
+        _trim_history(run.history, start_epoch)
+    state = TrainingState(batch_offset=start_batch)
+    callbacks = make_callbacks(config, gan, run, plan, state, extra_callbacks)
+    history = fit(config, gan, plan, callbacks, state, start_epoch, start_batch)
+    if state.diverged:
+        raise checkpoint.TrainingDiverged(state.diverged)
+    finish(config, gan, run, history, is_chief)
+    return run.root
+
+
+# ---- the steps ---------------------------------------------------------------------------
+
+def make_strategy(name):
+    """The tf.distribute strategy for --strategy; returns (strategy, is_chief)."""
+    if name == "default":
+        return tf.distribute.get_strategy(), True
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy(), True
+    if "TF_CONFIG" not in os.environ:
+        raise ValueError("--strategy=multi_worker needs the TF_CONFIG environment variable "
+                         "(cluster and task; see README, 'Training on several machines').")
+    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    resolver = strategy.cluster_resolver
+    jobs = resolver.cluster_spec().jobs
+    is_chief = resolver.task_type == "chief" or (
+        resolver.task_type == "worker" and resolver.task_id == 0 and "chief" not in jobs)
+    return strategy, is_chief
+
+
+def plan_data(config):
+    """The image shape, the training and selection splits and the epoch length of the run."""
+    spec = pipeline.dataset_spec(config.dataset, config.data_dir)
+    height, width, channels = spec["image_shape"]
+    if config.image_size:
+        height = width = config.image_size
+    score_images = (height, width, channels) == (28, 28, 1)
+    if config.eval_every_given and config.eval_every and not score_images:
+        raise ValueError(
+            f"--eval_every scores 28x28x1 images with the shipped MNIST classifier; this run makes "
+            f"{height}x{width}x{channels} images. Pass --eval_every=0.")
+    evaluate = config.eval_every > 0 and score_images and (config.dataset == "mnist" or config.eval_every_given)
+    train_split, selection_split, holdout = "train", None, 0
+    if evaluate:
+        total = spec["num_examples"]["train"]
+        holdout = config.holdout or min(DEFAULT_HOLDOUT, total // 10)
+        if not 2 <= holdout <= total - config.batch_size:
+            raise ValueError(f"--holdout={holdout} leaves {total - holdout} of the {total} {config.dataset} train "
+                             f"images to train on (--batch_size={config.batch_size}) and must be >= 2: pass "
+                             "another --holdout, or --eval_every=0.")
+        train_split, selection_split = f"train[:-{holdout}]", f"train[-{holdout}:]"
+    steps_per_epoch = config.steps_per_epoch or pipeline.split_size(
+        config.dataset, train_split, config.data_dir) // config.batch_size
+    if steps_per_epoch < 1:
+        raise ValueError(f"--batch_size={config.batch_size} is larger than the {config.dataset} train split: "
+                         "pass a smaller --batch_size.")
+    return DataPlan((height, width, channels), spec["num_classes"], train_split, steps_per_epoch, evaluate,
+                    selection_split, holdout)
+
+
+def check_output_dir(run, config):
+    """Read-only: refuses an --output_dir this run cannot use; returns the run files in it."""
+    if os.path.exists(run.root) and not os.path.isdir(run.root):
+        raise NotADirectoryError(f"--output_dir {run.root} is a file, not a directory: pass another --output_dir.")
+    existing = run.existing_run_files()
+    if existing and not config.fresh:
+        _check_same_run(run, config, existing)
+    return existing
+
+
+def _check_same_run(run, config, existing):
+    path = run.run_config
+    if not os.path.exists(path):
+        raise FileExistsError(
+            f"{run.root} holds files of a run ({', '.join(existing)}) but no run.json, so it cannot be "
+            "resumed safely; nothing was changed. Pass --fresh to start over (the old files are moved to "
+            "previous/), or another --output_dir.")
+    try:
+        with open(path) as f:
+            record = json.load(f)
+        saved_model, conflicts = record["model"], config.conflicts(record)
+    except (ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"{path} is corrupt ({error}); nothing was changed. Pass --fresh to start over (the old "
+                         "run is moved to previous/), or another --output_dir.") from None
+    if saved_model != config.model:
+        raise ValueError(
+            f"{run.root} holds a {saved_model} run, not a {config.model} one; nothing was changed. Use another "
+            f"--output_dir (or zoo.{saved_model} to resume it).")
+    if conflicts:
+        raise ValueError(
+            f"{run.root} holds a run with other settings: {'; '.join(conflicts)}. Rerun with the run's "
+            "settings to resume it, pass --fresh to start over (the old run is moved to previous/), or use "
+            "another --output_dir. Nothing was changed.")
+
+
+def prepare_output_dir(run, config, existing):
+    """Makes the run directory ready; ``existing`` run files are resumed, or with --fresh moved aside.
+
+    Returns:
+      True if the run resumes.
+    """
+    os.makedirs(run.root, exist_ok=True)
+    resume = False
+    if existing and config.fresh:
+        archive = os.path.join(run.previous, datetime.datetime.now().strftime("%Y%m%d-%H%M%S-%f"))
+        os.makedirs(archive)
+        for name in existing:
+            os.replace(run.path(name), os.path.join(archive, name))
+        print(f"--fresh: moved the previous run ({', '.join(existing)}) to {archive}.")
+    elif existing:
+        resume = True
+    for folder in (run.checkpoints, run.samples, run.logs):
+        os.makedirs(folder, exist_ok=True)
+    if not resume:
+        write_json_atomic(run.run_config, config.record())
+    return resume
+
+
+def build_and_compile(config, build_model, plan, strategy):
+    """The run's model, compiled with Adam for both networks, inside the strategy's scope."""
+    with strategy.scope():
+        gan = build_model(config, plan.image_shape, plan.num_classes)
+        gan.compile(d_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1),
+                    g_optimizer=keras.optimizers.Adam(config.g_rate, beta_1=config.beta_1),
+                    generator_loss=config.generator_loss, d_steps=config.d_steps,
+                    label_smoothing=config.label_smoothing, jit_compile=config.jit_compile)
+    return gan
+
+
+def restore(config, gan, run, strategy, is_chief):
+    """Loads the run's newest readable checkpoint into ``gan``; returns (epochs done, batches of the next)."""
+    # Every worker restores from the chief's checkpoints (--output_dir must be shared storage).
+    partial = checkpoint.remove_partial_files(run.checkpoints) if is_chief else []
+    if partial:
+        print(f"Removed {len(partial)} unfinished checkpoint write(s) of a killed run: {', '.join(partial)}.")
+    with strategy.scope():
+        restored = checkpoint.restore_latest(gan, run.checkpoints, log=lambda m: print(m, file=sys.stderr))
+    if not restored:
+        if is_chief:
+            print(f"Restarting {run.root} from the beginning: it holds no checkpoint yet.")
+        return 0, 0
+    epoch, batch, path = restored
+    # The configured learning rates win over the checkpoint's (they may be lowered to resume).
+    gan.d_optimizer.learning_rate = config.learning_rate
+    gan.g_optimizer.learning_rate = config.g_rate
+    if is_chief:
+        print(f"Resuming {run.root} from {path} (epoch {epoch} done + {batch} batches).")
+    return epoch, batch
+
+
+def make_callbacks(config, gan, run, plan, state, extra_callbacks=None):
+    """The run's callbacks, all sharing ``state``; the non-finite guard first, so a NaN batch marks the state
+    before anything is written."""
+    rows, cols = gan.grid_shape(config.grid_size)
+    callbacks = [
+        checkpoint.StopOnNonFinite(plan.steps_per_epoch, state),
+        checkpoint.RunCheckpoint(run.checkpoints, plan.steps_per_epoch, config.checkpoint_every, state),
+        SampleGrid(run.samples, rows, cols, seed=config.seed, log_dir=run.logs, state=state),
+        *(extra_callbacks(config, gan, run, state) if extra_callbacks else []),
+    ]
+    if plan.evaluate:
+        callbacks.append(EvaluationCallback(
+            config.eval_every, config.eval_samples, checkpoint_path=run.best_model, log_dir=run.logs,
+            dataset=config.dataset, data_dir=config.data_dir, num_real=min(10000, plan.selection_size),
+            seed=config.seed, real_split=plan.selection_split, state=state))
+    callbacks += [keras.callbacks.TensorBoard(run.logs), keras.callbacks.CSVLogger(run.history, append=True)]
+    return callbacks
+
+
+def fit(config, gan, plan, callbacks, state, start_epoch, start_batch):
+    """Trains from (start_epoch, start_batch) to ``config.epochs``; returns the last Keras History or None."""
+    verbose = config.verbose if config.verbose == "auto" else int(config.verbose)
+
+    def fit_once(first_epoch, first_batch, epochs, steps):
+        dataset = pipeline.load_images(
+            config.dataset, plan.train_split, batch_size=config.batch_size, image_size=config.image_size,
+            with_labels=gan.conditional, data_dir=config.data_dir, seed=config.seed,
+            start_batch=first_epoch * plan.steps_per_epoch + first_batch)
+        if config.strategy == "multi_worker":
+            options = tf.data.Options()  # one TFRecord file per split: shard by element, not by file
+            options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+            dataset = dataset.with_options(options)
+        state.batch_offset = first_batch
+        # shuffle=False: the tf.data pipeline shuffles already.
+        return gan.fit(dataset, epochs=epochs, initial_epoch=first_epoch, steps_per_epoch=steps,
+                       callbacks=callbacks, verbose=verbose, shuffle=False)
+
+    history = None
+    if start_batch:  # finish the interrupted epoch, then the others
+        history = fit_once(start_epoch, start_batch, start_epoch + 1, plan.steps_per_epoch - start_batch)
+        start_epoch = start_epoch + 1
+    if start_epoch < config.epochs and not state.diverged:
+        history = fit_once(start_epoch, 0, config.epochs, plan.steps_per_epoch)
+    return history
+
+
+def finish(config, gan, run, history, is_chief):
+    """Saves the final model and (chief, --export) exports the best or the final one."""
+    checkpoint.save_atomic(gan, run.model)
+    print(f"Run saved in {run.root}: model.keras, samples/, checkpoints/, logs/ "
+          f"(tensorboard --logdir {run.logs}).")
+    if not (config.export and is_chief):
+        return
+    metrics = {name: values[-1] for name, values in history.history.items() if values} if history else None
+    exported, provenance = gan, {"from": "final", "epoch": config.epochs, "scores": None}
+    if config.export_from == "best" and os.path.exists(run.best_model) and os.path.exists(run.best_record):
+        with open(run.best_record) as f:
+            best = json.load(f)
+        exported = load_keras_gan(run.best_model)
+        provenance = {"from": "best", "epoch": int(best["epoch"]),
+                      "scores": {key: best[key] for key in ("frechet_distance", "classifier_score", "num_samples",
+                                                            "num_real", "real") if key in best}}
+    path = export_model(exported, config.export_name or config.model, config.export_dir, config.tflite,
+                        config.serving_root, training_epochs=provenance["epoch"], metrics=metrics,
+                        provenance=provenance)
+    print(f"Exported the {provenance['from']} model (epoch {provenance['epoch']}) to {path} "
+          f"(TF Serving config: {os.path.join(config.export_dir, 'models.config')}).")
+
+
+def _trim_history(path, epochs_done):
+    """Drops history.csv rows of epochs after the checkpoint a run resumes from (they are redone)."""
+    if not os.path.exists(path):
+        return
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    if not rows:
+        return
+    kept = [rows[0]] + [row for row in rows[1:] if row and row[0].isdigit() and int(row[0]) < epochs_done]
+    if len(kept) != len(rows):
+        text = io.StringIO()
+        csv.writer(text).writerows(kept)
+        write_text_atomic(path, text.getvalue())
