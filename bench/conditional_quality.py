@@ -17,9 +17,9 @@ import numpy as np
 from absl import app, flags
 
 import kgan
-from kgan import classifier, latent, metrics
+from kgan.evaluation import classifier, metrics
 
-flags.DEFINE_string("model", None, "Run directory (with model.keras) or a .keras file.", required=True)
+flags.DEFINE_string("model", None, "Run directory (with model.keras), a .keras file or an export.", required=True)
 flags.DEFINE_integer("samples_per_class", 1000, "Samples per label / category.", lower_bound=1)
 flags.DEFINE_integer("seed", 123, "Seed of the generated samples.")
 FLAGS = flags.FLAGS
@@ -28,25 +28,26 @@ FLAGS = flags.FLAGS
 def main(argv):
     del argv
     start = time.time()
-    gan = latent.load_gan(FLAGS.model)
+    model = kgan.load(FLAGS.model)
+    ids = model.contract.class_inputs + model.contract.code_inputs
+    if not ids:
+        raise app.UsageError(f"{FLAGS.model} is a {model.family} model without class labels or categorical codes.")
     n = FLAGS.samples_per_class
-    if isinstance(gan, kgan.CGAN):
-        labels = np.repeat(np.arange(gan.num_classes), n)
-        predicted = classifier.predict_labels(gan.generate(labels=labels, seed=FLAGS.seed))
-        per_class = [metrics.label_accuracy(predicted[labels == y], labels[labels == y]) for y in range(gan.num_classes)]
-        print(f"CGAN label accuracy: {metrics.label_accuracy(predicted, labels):.4f} over {len(labels)} samples")
-        print("per class: " + " ".join(f"{y}:{a:.3f}" for y, a in enumerate(per_class)))
-    elif isinstance(gan, kgan.InfoGAN):
-        codes = np.repeat(np.arange(gan.num_categories), n)
-        predicted = classifier.predict_labels(gan.generate(categories=codes, seed=FLAGS.seed))
-        accuracy, mapping = metrics.best_one_to_one_accuracy(codes, predicted, gan.num_categories, 10)
-        print(f"InfoGAN categorical code -> class accuracy (best one-to-one map): {accuracy:.4f} "
-              f"over {len(codes)} samples")
-        print(f"mapping code->class: {mapping}")
-        print("confusion (rows: code, cols: class):")
-        print(metrics.confusion_matrix(codes, predicted, gan.num_categories, 10))
-    else:
-        raise app.UsageError(f"{FLAGS.model} holds a {type(gan).__name__}: need a CGAN or an InfoGAN.")
+    for spec in ids:
+        values = np.repeat(np.arange(spec.size), n).astype(np.int32)
+        inputs = model.contract.draw_numpy(len(values), np.random.default_rng(FLAGS.seed))
+        predicted = classifier.predict_labels(model.generate(**dict(inputs, **{spec.name: values})))
+        if spec.role == "class":
+            per_class = [metrics.label_accuracy(predicted[values == y], values[values == y]) for y in range(spec.size)]
+            print(f"{spec.name} label accuracy: {metrics.label_accuracy(predicted, values):.4f} over {len(values)} "
+                  "samples")
+            print("per class: " + " ".join(f"{y}:{a:.3f}" for y, a in enumerate(per_class)))
+        else:
+            accuracy, mapping = metrics.best_one_to_one_accuracy(values, predicted, spec.size, 10)
+            print(f"{spec.name} -> class accuracy (best one-to-one map): {accuracy:.4f} over {len(values)} samples")
+            print(f"mapping code->class: {mapping}")
+            print("confusion (rows: code, cols: class):")
+            print(metrics.confusion_matrix(values, predicted, spec.size, 10))
     print(f"wall time {time.time() - start:.1f} s")
 
 

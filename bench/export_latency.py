@@ -3,12 +3,12 @@
   python bench/export_latency.py --model runs/dcgan [--repeats 50]
 
 Loads a trained model (a run directory or a .keras file), exports it to a
-temporary directory as a SavedModel (`kgan.export.export_saved_model`) and as
-every TF-Lite variant (`kgan.tflite.export_tflite`), both with a dynamic batch
+temporary directory as a SavedModel (`kgan.serving.export_saved_model`) and as
+every TF-Lite variant (`kgan.serving.tflite.export_tflite`), both with a dynamic batch
 dimension (one file for every batch size) and with a fixed one (one file per
 batch size, ``batch_size=N``: XNNPACK can then run the transposed convolutions),
 then times ``generate`` (the SavedModel's ``serving_default`` signature;
-`kgan.tflite.TFLiteGenerator` for the .tflite files, request validation
+`kgan.serving.tflite.TFLiteGenerator` for the .tflite files, request validation
 included) at each batch size, all in this one process. Timing runs in rounds: every round calls each format once per
 batch size, the format order rotating from round to round, so background load
 hits all formats alike. Prints sizes, the median latency per batch size, and
@@ -16,7 +16,7 @@ each variant's max |difference| from the SavedModel's images on the same z.
 
 Both runtimes get ``--num_threads`` threads (TF intra-op threads; the LiteRT
 interpreter's threads). The SavedModel holds the discriminator and every
-signature too (see `kgan.export`); a .tflite file holds the generator only.
+signature too (see `kgan.serving.signatures`); a .tflite file holds the generator only.
 """
 
 import os

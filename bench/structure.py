@@ -110,7 +110,8 @@ class Report:
                 continue
             if isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("isinstance", "issubclass"):
                 kinds = node.args[1] if len(node.args) > 1 else None
-                named = {getattr(n, "id", getattr(n, "attr", None)) for n in ast.walk(kinds)} - {None} if kinds else set()
+                named = {getattr(n, "id", getattr(n, "attr", None)) for n in ast.walk(kinds)} if kinds else set()
+                named.discard(None)
                 if named & FAMILY_CLASSES:
                     self.family_branches.append(f"{name}: line {node.lineno} isinstance(..., {sorted(named)})")
             if isinstance(node, ast.Compare):

@@ -17,9 +17,15 @@ So D's optimizer iterates exactly k times per G iteration. During G's step D
 is frozen: it runs in training mode (batch statistics, dropout: the same
 function D was trained as) through `keras.Model.stateless_call`, whose state
 updates are discarded, so no D variable (weights, BatchNorm moving statistics,
-RNG state) changes. ``D(fake, training=True)`` would move the moving
+RNG state) changes; its dropout masks are fresh (seeds folded from D's own), not
+the masks of D's next real pass. ``D(fake, training=True)`` would move the moving
 statistics; ``training=False`` or ``trainable=False`` would switch BatchNorm to
 its moving averages, a different function from the one D is trained as.
+
+A family describes itself through its hooks: ``latent_inputs`` (the
+generator's named inputs, see `kgan.contract`), ``family_name`` and
+``contract_metadata``; ``gan.contract`` is what serving, evaluation and the
+latent tools read.
 """
 
 import inspect
@@ -111,8 +117,8 @@ class GAN(keras.Model):
         """The family's name, as exports and tools report it."""
         if self.family_name:
             return self.family_name
-        return "dcgan" if any(isinstance(layer, keras.layers.Conv2D) for layer in self._discriminator_layers()) \
-            else "gan"
+        convolutional = any(isinstance(layer, keras.layers.Conv2D) for layer in self._discriminator_layers())
+        return "dcgan" if convolutional else "gan"
 
     @property
     def contract(self):
@@ -125,7 +131,7 @@ class GAN(keras.Model):
         return any(spec.role == "class" for spec in self._inputs)
 
     def _discriminator_layers(self):
-        return [layer for layer in self.discriminator._flatten_layers(include_self=False)]  # pylint: disable=protected-access
+        return list(self.discriminator._flatten_layers(include_self=False))  # pylint: disable=protected-access
 
     def _has_conv_features(self):
         """The DCGAN paper's pooled conv features exist for a D of images alone -> one output with Conv2D layers."""
@@ -161,10 +167,7 @@ class GAN(keras.Model):
             if value is None:
                 value = spec.draw(batch_size, self.stateless_seed(seed))
             latents.append(spec.encode(value))
-        return self._contract_pack(latents)
-
-    def _contract_pack(self, values):
-        return values[0] if len(values) == 1 else values
+        return latents[0] if len(latents) == 1 else latents
 
     def discriminator_inputs(self, images, conditions=None):
         """Builds D's input from images and its conditions (None: images alone)."""
@@ -369,6 +372,9 @@ class GAN(keras.Model):
         return self._logs()
 
     def test_step(self, data):
+        """What `evaluate` reports: the same losses and D(x), D(G(z)) as `fit`, but with both networks in
+        inference mode (D's BatchNorm on its moving statistics, no dropout), one D pass on the whole batch
+        and no update; so the numbers differ from `fit`'s, which run D in training mode."""
         real_images, real_conditions = self.unpack_batch(data)
         real_images = self._check_real_images(real_images)
         latents = self.sample_latents(tf.shape(real_images)[0])
@@ -631,4 +637,5 @@ def _loss_scaled(optimizer):
 
 
 def _computes_in_float16(network):
-    return any(layer.dtype_policy.compute_dtype == "float16" for layer in network._flatten_layers())  # pylint: disable=protected-access
+    layers = network._flatten_layers()  # pylint: disable=protected-access
+    return any(layer.dtype_policy.compute_dtype == "float16" for layer in layers)

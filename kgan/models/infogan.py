@@ -236,7 +236,8 @@ def build_infogan_discriminator(image_shape=(28, 28, 1), num_categories=10, num_
     if head not in HEADS:
         raise ValueError(f"head must be one of {HEADS}, got {head!r}.")
     images = keras.Input(image_shape, name="images")
-    x = keras.layers.Conv2D(64, 4, strides=2, padding="same", kernel_initializer=dcgan_init(), name="conv_1", dtype=dtype)(images)
+    x = keras.layers.Conv2D(64, 4, strides=2, padding="same", kernel_initializer=dcgan_init(), name="conv_1",
+                            dtype=dtype)(images)
     x = keras.layers.LeakyReLU(0.1, name="conv_1_lrelu", dtype=dtype)(x)
     x = keras.layers.Conv2D(128, 4, strides=2, padding="same", use_bias=False, kernel_initializer=dcgan_init(),
                             name="conv_2", dtype=dtype)(x)

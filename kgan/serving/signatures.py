@@ -62,7 +62,8 @@ def float32_model(model):
     rebuilt from its config with every layer in float32, then the weights are
     copied (they are float32 variables under mixed precision anyway).
     """
-    if all(layer.dtype_policy.name == "float32" for layer in model._flatten_layers()):  # pylint: disable=protected-access
+    layers = model._flatten_layers()  # pylint: disable=protected-access
+    if all(layer.dtype_policy.name == "float32" for layer in layers):
         return model
 
     def to_float32(node):
