@@ -1,22 +1,12 @@
 """The benchmarks' paired-ratio statistics (bench/paired_stats.py), which decide PASS/FAIL."""
 
-import importlib.util
 import math
-import os
 
 import pytest
 
-from conftest import REPO
+from conftest import bench_module
 
-
-def _load():
-    spec = importlib.util.spec_from_file_location("paired_stats", os.path.join(REPO, "bench", "paired_stats.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-stats = _load()
+stats = bench_module("paired_stats")
 
 
 def test_t_quantiles_match_scipy():

@@ -1,21 +1,13 @@
 """The package structure (bench/structure.py): no cycles, no private or hidden imports, no family branches."""
 
-import importlib.util
 import os
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, bench_module
 
 
-def _load():
-    spec = importlib.util.spec_from_file_location("structure", os.path.join(REPO, "bench", "structure.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-structure = _load()
+structure = bench_module("structure")
 
 
 @pytest.fixture(scope="module")
