@@ -31,6 +31,7 @@ latent tools read.
 import inspect
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from kgan import fused_adam, losses
@@ -40,6 +41,9 @@ from kgan.contract import Contract, noise
 LATENT_DISTRIBUTIONS = ("normal", "uniform")
 _NOISE_STATE_KEY = "noise_seed_state"
 _LAYER_SEED_KEY = "layer_seed_state_"
+_PROBE_BATCH = 16  # latents G and D are built and checked on
+_RANGE_TOLERANCE = 1e-3
+_GENERATE_BATCH = 256  # rows per generator call in generate(): memory stays bounded for any count
 # Folded into D's dropout seeds for its frozen pass in the G step: fresh masks, no D state change.
 _FROZEN_PASS_STREAM = 0x6B67616E
 
@@ -492,13 +496,18 @@ class GAN(keras.Model):
 
     def _build_networks(self):
         """Builds G and D on one dummy batch; returns and checks the image shape."""
-        latents = self.sample_latents(2, seed=0)
+        latents = self.sample_latents(_PROBE_BATCH, seed=0)
         images = self.generator(latents, training=False)
         image_shape = tuple(images.shape[1:])
         if len(image_shape) != 3:
             raise ValueError(
                 f"The generator must output images [N, H, W, C]; it outputs shape {images.shape}."
             )
+        peak = float(tf.reduce_max(tf.abs(tf.cast(images, tf.float32))))
+        if not peak <= 1.0 + _RANGE_TOLERANCE:
+            raise ValueError(f"The generator must output images in [-1, 1] (the range of the real images and of "
+                             f"the exports' contract), but gives values up to {peak:.3g} on {_PROBE_BATCH} latents: "
+                             "end it with a tanh (keras.layers.Activation('tanh', dtype='float32')).")
         logits, _ = self.split_discriminator_outputs(self.discriminate(images, self.fake_conditions(latents)))
         try:
             losses.real_logit(logits)
@@ -547,8 +556,27 @@ class GAN(keras.Model):
           float32 numpy array ``[num_images, H, W, C]`` in [-1, 1].
         """
         check_positive_int("num_images", num_images)
-        latents = self.sample_latents(num_images, seed=seed if seed is not None else fresh_seed())
-        return keras.ops.convert_to_numpy(self.generator(latents, training=False)).astype("float32")
+        return self.generate_from(self.sample_latents(num_images, seed=seed if seed is not None else fresh_seed()))
+
+    def generate_from(self, latents):
+        """Images for the generator's latents, in inference mode, ``_GENERATE_BATCH`` rows per call.
+
+        Returns:
+          float32 numpy array ``[N, H, W, C]`` in [-1, 1].
+        """
+        count = int(tf.shape(tf.nest.flatten(latents)[0])[0])
+        parts = [keras.ops.convert_to_numpy(self.generator(
+            tf.nest.map_structure(lambda x, start=start: x[start:start + _GENERATE_BATCH], latents), training=False))
+            for start in range(0, count, _GENERATE_BATCH)]
+        return np.concatenate(parts).astype("float32")
+
+    def save(self, filepath, *args, **kwargs):
+        """`keras.Model.save` to a ``.keras`` file (the legacy ``.h5`` format cannot hold a GAN)."""
+        if str(filepath).endswith((".h5", ".hdf5")):
+            raise ValueError(f"Cannot save a kgan GAN as {filepath}: the legacy HDF5 format holds neither its "
+                             "generator/discriminator config nor its optimizers' and noise state. Save to a .keras "
+                             "file (gan.save('gan.keras')).")
+        return super().save(filepath, *args, **kwargs)
 
     def fit(self, x=None, y=None, *args, **kwargs):
         """`keras.Model.fit`, refusing empty data (which would silently train nothing)."""

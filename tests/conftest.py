@@ -61,7 +61,7 @@ def mnist_data_dir(tmp_path_factory):
     return str(data_dir)
 
 
-def run_module(module, *args, timeout=300):
+def run_module(module, *args, timeout=300, env=None):
     """Runs ``python -m module args`` from the repo root; returns the CompletedProcess."""
     return subprocess.run([sys.executable, "-m", module, *map(str, args)], cwd=REPO, capture_output=True,
-                          text=True, timeout=timeout)
+                          text=True, timeout=timeout, env=None if env is None else {**os.environ, **env})

@@ -1,5 +1,6 @@
 """Flags shared by the zoo trainers and their absl main; the run itself is `zoo._train`."""
 
+import os
 import sys
 
 from absl import flags
@@ -10,7 +11,7 @@ from kgan.training.checkpoint import TrainingDiverged
 from zoo import _export  # noqa: F401  (defines the export flags every trainer takes)
 from zoo._config import RunConfig
 from zoo._main import run_main
-from zoo._train import train
+from zoo._train import TrainingInterrupted, train
 
 FLAGS = flags.FLAGS
 
@@ -75,14 +76,19 @@ flags.register_multi_flags_validator(
             "d_steps real images.")
 
 DIVERGED_EXIT_CODE = 3  # training stopped on a NaN/Inf (bad arguments exit 2)
+INTERRUPTED_EXIT_CODE = 130  # Ctrl-C, as shells report SIGINT
 
 
 def family_flag_names():
-    """The flags the running trainer script defines itself (``--head``, ...)."""
+    """The flags the running trainer module defines itself (``--head``, ...), not the shared or a wrapper's."""
+    zoo_dir = os.path.dirname(os.path.abspath(__file__))
     names = set()
     for module, module_flags in FLAGS.flags_by_module_dict().items():
-        own = module == "__main__" or module.endswith(".py") or module.startswith("zoo.")  # run as -m: its path
-        if own and module not in ("zoo._cli", "zoo._export") and not module.endswith(("_cli.py", "_export.py")):
+        # A trainer run with python -m registers its flags under its file's path.
+        in_zoo = module.startswith("zoo.") or (module.endswith(".py") and
+                                               os.path.dirname(os.path.abspath(module)) == zoo_dir)
+        shared = module in ("zoo._cli", "zoo._export") or os.path.basename(module) in ("_cli.py", "_export.py")
+        if in_zoo and not shared:
             names.update(flag.name for flag in module_flags)
     return names
 
@@ -103,5 +109,8 @@ def main_for(model_name, build_model, extra_callbacks=None):
         except TrainingDiverged as error:
             print(f"error: {error}", file=sys.stderr)
             raise SystemExit(DIVERGED_EXIT_CODE) from None
+        except TrainingInterrupted as error:
+            print(f"error: {error}", file=sys.stderr)
+            raise SystemExit(INTERRUPTED_EXIT_CODE) from None
 
     return main

@@ -6,7 +6,7 @@ import types
 
 # Settings that may differ when a run resumes; every other one must match run.json.
 RESUMABLE = frozenset({
-    "epochs", "verbose", "export", "export_dir", "export_name", "export_from", "tflite", "serving_root", "data_dir",
+    "epochs", "verbose", "export", "export_dir", "export_name", "export_from", "replace_family", "tflite", "serving_root", "data_dir",
     "output_dir", "fresh", "checkpoint_every", "eval_every", "eval_samples", "strategy", "jit_compile",
     "deterministic", "learning_rate", "g_learning_rate", "grid_size"})
 
@@ -52,6 +52,7 @@ class RunConfig:
     export_dir: str
     export_name: str
     export_from: str
+    replace_family: bool
     tflite: tuple
     serving_root: str
     family: types.MappingProxyType

@@ -3,15 +3,31 @@
 import os
 import sys
 
+from absl import flags
+
 # ValueError: bad arguments or data; OSError: missing, existing or unwritable files
 # (kgan.data.DataNotFoundError is a FileNotFoundError).
 EXPECTED_ERRORS = (ValueError, OSError)
 
 
 def failed_check_message(error):
-    """The message of a failed kgan in-graph check, or None (see `kgan.gan.failed_check_message`)."""
-    if type(error).__name__ != "InvalidArgumentError" or not type(error).__module__.startswith("tensorflow"):
+    """The one-line message of an expected TensorFlow error, or None.
+
+    A failed kgan in-graph check (see `kgan.checks.failed_check_message`), a full disk or exhausted memory
+    (ResourceExhaustedError) or a corrupt data file (DataLossError) are the user's to fix; other TensorFlow
+    errors are bugs and keep their traceback.
+    """
+    name, module = type(error).__name__, type(error).__module__
+    if not module.startswith("tensorflow"):
         return None  # TensorFlow (and kgan) may not even be imported yet
+    if name == "ResourceExhaustedError":
+        return (f"out of disk space or memory ({' '.join(str(error).split())[:200]}); free some and rerun: nothing "
+                "half-written was kept.")
+    if name == "DataLossError":
+        return (f"a data file is corrupt ({' '.join(str(error).split())[:200]}); re-import or re-download it "
+                "(python -m zoo.import_data ... --overwrite) and rerun.")
+    if name != "InvalidArgumentError":
+        return None
     from kgan.checks import failed_check_message as message_of
 
     return message_of(error)
@@ -45,6 +61,17 @@ def check_output_file(flag, path, overwrite):
         raise PermissionError(f"Cannot write {flag} {path}: the folder {folder} is not writable.")
 
 
+# Flags that name files or folders: a leading ~ is the home folder, as in a shell.
+PATH_FLAGS = ("model", "output_dir", "output", "data_dir", "export_dir", "source_dir")
+
+
+def expand_path_flags():
+    """Expands ``~`` in every path flag's value (quoted or ``--flag=~/x`` values reach us unexpanded)."""
+    for name in PATH_FLAGS:
+        if name in flags.FLAGS and isinstance(flags.FLAGS[name].value, str):
+            flags.FLAGS[name].value = os.path.expanduser(flags.FLAGS[name].value)
+
+
 def run_main(run, argv, positional=False):
     """Runs ``run()`` (or ``run(argv[1:])`` with ``positional``) for an absl main.
 
@@ -58,8 +85,9 @@ def run_main(run, argv, positional=False):
     """
     if len(argv) > 1 and not positional:
         raise SystemExit(f"Unexpected arguments: {' '.join(argv[1:])} (flags are --name=value).")
+    expand_path_flags()
     try:
-        return run(argv[1:]) if positional else run()
+        return run([os.path.expanduser(arg) for arg in argv[1:]]) if positional else run()
     except Exception as error:  # pylint: disable=broad-except
         message = str(error) if isinstance(error, EXPECTED_ERRORS) else failed_check_message(error)
         if message is None:

@@ -7,10 +7,9 @@ with --deterministic a resumed run ends with the same weights as an
 uninterrupted one.
 """
 
-import csv
+import contextlib
 import dataclasses
 import datetime
-import io
 import json
 import os
 import sys
@@ -19,13 +18,15 @@ import tempfile
 import keras
 import tensorflow as tf
 
-from kgan.checks import write_json_atomic, write_text_atomic
+from kgan.checks import one_line, write_json_atomic
 from kgan.data import pipeline
 from kgan.evaluation.callbacks import EvaluationCallback
+from kgan.serving import saved_model
 from kgan.serving.reader import load_keras_gan
 from kgan.training import checkpoint
-from kgan.training.callbacks import SampleGrid
+from kgan.training.callbacks import HistoryCSV, SampleGrid, read_history, write_history
 from kgan.training.layout import RunLayout
+from kgan.training.lock import Claim
 from kgan.training.state import TrainingState
 from zoo._export import export_model
 
@@ -45,6 +46,10 @@ class DataPlan:
     selection_size: int = 0
 
 
+class TrainingInterrupted(Exception):
+    """Training was stopped by Ctrl-C (SIGINT); the run resumes from its last checkpoint."""
+
+
 def train(config, build_model, extra_callbacks=None):
     """Trains ``build_model(config, image_shape, num_classes)`` as ``config`` says; returns the run directory.
 
@@ -57,30 +62,112 @@ def train(config, build_model, extra_callbacks=None):
     run = RunLayout(config.output_dir)
     if not is_chief:  # only the chief writes the run; the other workers write to scratch
         run = RunLayout(tempfile.mkdtemp(prefix=f"kgan-worker-{strategy.cluster_resolver.task_id}-"))
-    existing = check_output_dir(run, config)  # read-only, before anything is read or written
+    check_paths(config, run)  # read-only, before anything is read or written
+    check_output_dir(run, config)  # and again once the run is claimed: another process may have changed it
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(config.seed)
     plan = plan_data(config)
-    resume = prepare_output_dir(run, config, existing) and is_chief
     gan = build_and_compile(config, build_model, plan, strategy)
-    checkpoint.check_free_space(run.checkpoints, 4 * checkpoint.checkpoint_bytes(gan))
-    start_epoch, start_batch = 0, 0
-    if resume or (not is_chief and not config.fresh):
-        start_epoch, start_batch = restore(config, gan, RunLayout(config.output_dir), strategy, is_chief)
-    if (start_epoch, start_batch) >= (config.epochs, 0) and os.path.exists(run.model):
-        print(f"{run.root} already holds a finished run of {start_epoch} epochs; nothing to do "
-              "(raise --epochs to train further, or pass --fresh to start over).")
-        return run.root
-    if is_chief:
-        _trim_history(run.history, start_epoch)
-    state = TrainingState(batch_offset=start_batch)
-    callbacks = make_callbacks(config, gan, run, plan, state, extra_callbacks)
-    history = fit(config, gan, plan, callbacks, state, start_epoch, start_batch)
-    if state.diverged:
-        raise checkpoint.TrainingDiverged(state.diverged)
-    finish(config, gan, run, history, is_chief)
+    if config.export and is_chief:
+        saved_model.check_export_target(config.export_dir, config.export_name or config.model, gan.contract.family,
+                                        replace_family=config.replace_family)
+    with claim_run(run, "training" if not config.fresh else "training (--fresh)", is_chief):
+        existing = check_output_dir(run, config)
+        checkpoint.check_free_space(run.root, 4 * checkpoint.checkpoint_bytes(gan))
+        resume = prepare_output_dir(run, config, existing) and is_chief
+        start_epoch, start_batch = 0, 0
+        if resume or (not is_chief and not config.fresh):
+            start_epoch, start_batch = restore(config, gan, RunLayout(config.output_dir), strategy, is_chief)
+        if (start_epoch, start_batch) >= (config.epochs, 0) and (os.path.exists(run.model) or not is_chief):
+            finish_finished_run(config, gan, run, start_epoch, is_chief)
+            return run.root
+        if is_chief:
+            _trim_history(run.history, start_epoch)
+        state = TrainingState(batch_offset=start_batch)
+        callbacks = make_callbacks(config, gan, run, plan, state, extra_callbacks)
+        try:
+            history = fit(config, gan, plan, callbacks, state, start_epoch, start_batch)
+        except KeyboardInterrupt:
+            raise TrainingInterrupted(
+                f"interrupted at epoch {state.epoch + 1} batch {state.batches_in_epoch}; {state.last_good()}. Rerun "
+                "the same command to resume.") from None
+        except tf.errors.DataLossError as error:
+            raise ValueError(
+                f"The {config.dataset} data files are corrupt ({one_line(error, 200)}); re-import them (python -m "
+                f"zoo.import_data --dataset {config.dataset} --source_dir DIR --overwrite) or re-prepare them with "
+                "tfds. The run resumes from its last checkpoint once the data reads again.") from None
+        if state.diverged:
+            raise checkpoint.TrainingDiverged(state.diverged)
+        finish(config, gan, run, history, is_chief, config.epochs)
     return run.root
+
+
+@contextlib.contextmanager
+def claim_run(run, purpose, is_chief):
+    """Holds the run directory's lock (the chief only); a directory created here and left empty is removed."""
+    if not is_chief:
+        yield None
+        return
+    created = not os.path.exists(run.root)
+    os.makedirs(run.root, exist_ok=True)
+    claim = Claim(run.lock, purpose, what=f"The run directory {run.root}")
+    try:
+        with claim:
+            if claim.taken_over:
+                print(f"Took over {run.lock} from pid {claim.taken_over.get('pid')}, which is gone.", file=sys.stderr)
+            yield claim
+    finally:
+        if created and os.path.isdir(run.root) and not os.listdir(run.root):
+            os.rmdir(run.root)
+
+
+def check_paths(config, run):
+    """Read-only checks of the run and export paths: no file where a folder goes, no run inside an export."""
+    if os.path.exists(run.root) and not os.path.isdir(run.root):
+        raise NotADirectoryError(f"--output_dir {run.root} is a file, not a directory: pass another --output_dir.")
+    inside = saved_model.enclosing_export(run.root)
+    if inside is not None:
+        raise ValueError(f"--output_dir {run.root} is inside the export {inside}: run files would be written into "
+                         "served models. Pass an --output_dir outside the export tree.")
+
+
+def finish_finished_run(config, gan, run, epochs, is_chief):
+    """A rerun of a finished run: repairs a damaged model.keras and exports if an asked-for export is missing."""
+    if not is_chief:
+        return
+    done = []
+    try:
+        checkpoint.verify(run.model)
+    except checkpoint.CorruptCheckpointError as error:
+        aside = _set_aside(run.model)
+        checkpoint.save_atomic(gan, run.model)  # gan holds the newest good checkpoint (epoch `epochs`)
+        print(f"{error}: kept as {aside}; rebuilt model.keras from the last good checkpoint.", file=sys.stderr)
+        done.append("rebuilt model.keras")
+    if config.export and not _export_recorded(run):
+        finish(config, gan, run, None, is_chief, epochs, save_model=False)
+        done.append("exported it (the run had no export)")
+    if done:
+        print(f"{run.root} holds a finished run of {epochs} epochs: {', '.join(done)}.")
+    else:
+        print(f"{run.root} already holds a finished run of {epochs} epochs; nothing to do "
+              "(raise --epochs to train further, or pass --fresh to start over).")
+
+
+def _set_aside(path):
+    aside, index = path + ".corrupt", 1
+    while os.path.exists(aside):
+        aside, index = f"{path}.corrupt-{index}", index + 1
+    os.replace(path, aside)
+    return aside
+
+
+def _export_recorded(run):
+    try:
+        with open(run.export_record) as f:
+            return os.path.isdir(json.load(f)["path"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
 
 
 # ---- the steps ---------------------------------------------------------------------------
@@ -94,12 +181,31 @@ def make_strategy(name):
     if "TF_CONFIG" not in os.environ:
         raise ValueError("--strategy=multi_worker needs the TF_CONFIG environment variable "
                          "(cluster and task; see README, 'Training on several machines').")
+    check_tf_config(os.environ["TF_CONFIG"])
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
     resolver = strategy.cluster_resolver
     jobs = resolver.cluster_spec().jobs
     is_chief = resolver.task_type == "chief" or (
         resolver.task_type == "worker" and resolver.task_id == 0 and "chief" not in jobs)
     return strategy, is_chief
+
+
+def check_tf_config(text):
+    """Raises ValueError naming TF_CONFIG unless it holds a cluster of workers and this task's place in it."""
+    fix = ('TF_CONFIG must be JSON like {"cluster": {"worker": ["host0:12345", "host1:12345"]}, "task": '
+           '{"type": "worker", "index": 0}} (see README, \'Training on several devices or machines\')')
+    try:
+        config = json.loads(text)
+        cluster, task = config["cluster"], config["task"]
+        members = cluster[task["type"]]
+        index = task["index"]
+        valid = isinstance(members, list) and isinstance(index, int) and 0 <= index < len(members)
+    except (ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"TF_CONFIG is not valid ({type(error).__name__}: {one_line(error, 80)}): {fix}.") \
+            from None
+    if not valid:
+        raise ValueError(f"TF_CONFIG's task index {index!r} is not a member of its cluster's "
+                         f"{task['type']!r} list ({members!r}): {fix}.")
 
 
 def plan_data(config):
@@ -133,9 +239,7 @@ def plan_data(config):
 
 
 def check_output_dir(run, config):
-    """Read-only: refuses an --output_dir this run cannot use; returns the run files in it."""
-    if os.path.exists(run.root) and not os.path.isdir(run.root):
-        raise NotADirectoryError(f"--output_dir {run.root} is a file, not a directory: pass another --output_dir.")
+    """Read-only: refuses an --output_dir holding another run; returns the run files in it."""
     existing = run.existing_run_files()
     if existing and not config.fresh:
         _check_same_run(run, config, existing)
@@ -237,7 +341,7 @@ def make_callbacks(config, gan, run, plan, state, extra_callbacks=None):
             config.eval_every, config.eval_samples, checkpoint_path=run.best_model, log_dir=run.logs,
             dataset=config.dataset, data_dir=config.data_dir, num_real=min(10000, plan.selection_size),
             seed=config.seed, real_split=plan.selection_split, state=state))
-    callbacks += [keras.callbacks.TensorBoard(run.logs), keras.callbacks.CSVLogger(run.history, append=True)]
+    callbacks += [keras.callbacks.TensorBoard(run.logs), HistoryCSV(run.history)]
     return callbacks
 
 
@@ -268,39 +372,56 @@ def fit(config, gan, plan, callbacks, state, start_epoch, start_batch):
     return history
 
 
-def finish(config, gan, run, history, is_chief):
-    """Saves the final model and (chief, --export) exports the best or the final one."""
-    checkpoint.save_atomic(gan, run.model)
-    print(f"Run saved in {run.root}: model.keras, samples/, checkpoints/, logs/ "
-          f"(tensorboard --logdir {run.logs}).")
+def finish(config, gan, run, history, is_chief, epochs, save_model=True):
+    """Saves the final model and (chief, --export) exports the best or the final one, recording where."""
+    if save_model:
+        checkpoint.save_atomic(gan, run.model)
+        print(f"Run saved in {run.root}: model.keras, samples/, checkpoints/, logs/ "
+              f"(tensorboard --logdir {run.logs}).")
     if not (config.export and is_chief):
         return
     metrics = {name: values[-1] for name, values in history.history.items() if values} if history else None
-    exported, provenance = gan, {"from": "final", "epoch": config.epochs, "scores": None}
-    if config.export_from == "best" and os.path.exists(run.best_model) and os.path.exists(run.best_record):
-        with open(run.best_record) as f:
-            best = json.load(f)
+    exported, provenance = gan, {"from": "final", "epoch": epochs, "scores": None}
+    best = _best_record(run) if config.export_from == "best" else None
+    if best is not None:
         exported = load_keras_gan(run.best_model)
         provenance = {"from": "best", "epoch": int(best["epoch"]),
                       "scores": {key: best[key] for key in ("frechet_distance", "classifier_score", "num_samples",
                                                             "num_real", "real") if key in best}}
     path = export_model(exported, config.export_name or config.model, config.export_dir, config.tflite,
                         config.serving_root, training_epochs=provenance["epoch"], metrics=metrics,
-                        provenance=provenance)
+                        provenance=provenance, replace_family=config.replace_family)
+    write_json_atomic(run.export_record, {"path": os.path.abspath(path), **provenance})
     print(f"Exported the {provenance['from']} model (epoch {provenance['epoch']}) to {path} "
           f"(TF Serving config: {os.path.join(config.export_dir, 'models.config')}).")
 
 
+def _best_record(run):
+    """best.json's record when it and a readable best.keras exist, else None (the final model is exported)."""
+    if not os.path.exists(run.best_model):
+        return None
+    try:
+        checkpoint.verify(run.best_model)
+        with open(run.best_record) as f:
+            record = json.load(f)
+        int(record["epoch"])
+        return record
+    except (checkpoint.CorruptCheckpointError, OSError, ValueError, KeyError, TypeError) as error:
+        print(f"warning: the best model cannot be exported ({one_line(error, 160)}); exporting the final model.",
+              file=sys.stderr)
+        return None
+
+
 def _trim_history(path, epochs_done):
-    """Drops history.csv rows of epochs after the checkpoint a run resumes from (they are redone)."""
-    if not os.path.exists(path):
+    """Drops history.csv rows of epochs after the checkpoint a run resumes from (they are redone).
+
+    An unreadable history is kept as ``history.csv.corrupt`` and a new one is started.
+    """
+    try:
+        rows = read_history(path)
+    except ValueError as error:
+        print(f"warning: {error} Kept as {_set_aside(path)}; the history restarts here.", file=sys.stderr)
         return
-    with open(path, newline="") as f:
-        rows = list(csv.reader(f))
-    if not rows:
-        return
-    kept = [rows[0]] + [row for row in rows[1:] if row and row[0].isdigit() and int(row[0]) < epochs_done]
+    kept = [row for row in rows if str(row.get("epoch", "")).isdigit() and int(row["epoch"]) < epochs_done]
     if len(kept) != len(rows):
-        text = io.StringIO()
-        csv.writer(text).writerows(kept)
-        write_text_atomic(path, text.getvalue())
+        write_history(path, kept)

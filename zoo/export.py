@@ -10,7 +10,13 @@ An existing version is never touched.
 
 from absl import app, flags
 
+import os
+
 import kgan
+from kgan.serving import saved_model
+from kgan.training import checkpoint
+from kgan.training.layout import RunLayout
+from kgan.training.lock import Claim
 from zoo._export import export_model
 from zoo._main import run_main
 
@@ -22,12 +28,30 @@ FLAGS = flags.FLAGS
 
 
 def run():
-    loaded = kgan.load(FLAGS.model)
+    source, export_dir = os.path.expanduser(FLAGS.model), os.path.expanduser(FLAGS.export_dir)
+    run_dir = RunLayout(source)
+    if run_dir.is_run():  # nobody trains, exports or starts it over meanwhile
+        with Claim(run_dir.lock, "an export (zoo.export)", what=f"The run directory {source}"):
+            return export(source, export_dir, _run_epochs(run_dir))
+    return export(source, export_dir, None)
+
+
+def export(source, export_dir, epochs):
+    loaded = kgan.load(source)
     if loaded.gan is None:
-        raise ValueError(f"--model {FLAGS.model} is already an export (a SavedModel): serve it as it is, or pass the "
+        raise ValueError(f"--model {source} is already an export (a SavedModel): serve it as it is, or pass the "
                          "run directory or .keras file it was exported from.")
-    return export_model(loaded.gan, FLAGS.name, FLAGS.export_dir, FLAGS.tflite, FLAGS.serving_root,
-                        version=FLAGS.version)
+    name = FLAGS.name or loaded.family
+    saved_model.check_export_target(export_dir, name, loaded.family, FLAGS.version, FLAGS.replace_family)
+    provenance = {"from": "final", "epoch": epochs, "scores": None} if epochs is not None else None
+    return export_model(loaded.gan, name, export_dir, FLAGS.tflite, FLAGS.serving_root, version=FLAGS.version,
+                        training_epochs=epochs, provenance=provenance, replace_family=FLAGS.replace_family)
+
+
+def _run_epochs(run_dir):
+    """The epochs of a run's model.keras: its newest epoch checkpoint's."""
+    epochs = [epoch for epoch, batch, _ in checkpoint.list_checkpoints(run_dir.checkpoints) if batch == 0]
+    return max(epochs) if epochs else None
 
 
 def main(argv):

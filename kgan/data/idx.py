@@ -7,6 +7,7 @@ registered tfds builder's name, version and features, so `tfds.load(name)` and
 
 from __future__ import annotations
 
+import errno
 import gzip
 import hashlib
 import math
@@ -17,6 +18,7 @@ import tempfile
 import zlib
 
 import numpy as np
+import tensorflow as tf
 import tensorflow_datasets as tfds
 from absl import logging
 
@@ -157,9 +159,14 @@ def _load_idx_split(name, img_path, lbl_path, md5s, num_classes):
     arrays = []
     for key, path in ((os.path.basename(img_path), img_path), (os.path.basename(lbl_path), lbl_path)):
         data = _read_idx_bytes(path)
+        got = hashlib.md5(data).hexdigest()
+        for other, known in _KNOWN_MD5.items():
+            if other != name and got in known.values():
+                raise ValueError(
+                    f"{path} is the official {other} file (its md5 is {got}), not {name}: import it with "
+                    f"--dataset {other} (kgan.data.import_idx_dataset({other!r}, ...)). Nothing was written.")
         want = md5s.get(key) or md5s.get(key + ".gz")
         if want is not None:
-            got = hashlib.md5(data).hexdigest()
             if got != want:
                 raise ValueError(
                     f"Checksum mismatch for {path}: md5 of the uncompressed data is "
@@ -274,17 +281,25 @@ def import_idx_dataset(
         # moduleName/description in dataset_info.json is ignored and
         # supervised_keys still come from the builder code (checked by tests).
         features = tfds.features.FeatureConnector.from_json(ref.info.features.to_json())
-        built = tfds.dataset_builders.store_as_tfds_dataset(
-            name=name,
-            version=str(ref.version),
-            features=features,
-            split_datasets={s: _examples(*arrs) for s, arrs in splits.items()},
-            data_dir=tmp_root,
-            description=ref.info.description,
-            homepage=ref.info.homepage,
-            citation=ref.info.citation,
-            download_config=tfds.download.DownloadConfig(try_download_gcs=False),
-        )
+        try:
+            built = tfds.dataset_builders.store_as_tfds_dataset(
+                name=name,
+                version=str(ref.version),
+                features=features,
+                split_datasets={s: _examples(*arrs) for s, arrs in splits.items()},
+                data_dir=tmp_root,
+                description=ref.info.description,
+                homepage=ref.info.homepage,
+                citation=ref.info.citation,
+                download_config=tfds.download.DownloadConfig(try_download_gcs=False),
+            )
+        except (RuntimeError, tf.errors.ResourceExhaustedError) as error:
+            # tfds re-raises a full disk as RuntimeError("ResourceExhaustedError: ... No space left on device").
+            if "No space left" not in str(error) and "ResourceExhausted" not in str(error):
+                raise
+            raise OSError(errno.ENOSPC, f"No space left on the disk of {data_dir} to import {name} (about "
+                          f"{sum(a[0].nbytes for a in splits.values()) // 2**20} MiB are needed); free some space "
+                          "and rerun. Nothing was written.") from None
         new_dir = os.fspath(built.data_dir)
         os.makedirs(os.path.dirname(target), exist_ok=True)
         old_dir = os.path.join(tmp_root, "previous")

@@ -107,7 +107,7 @@ class CGAN(GAN):
             if num_images is not None and num_images != len(labels):
                 raise ValueError(f"num_images={num_images} but {len(labels)} labels were given.")
             latents = self.sample_latents(len(labels), seed=seed, labels=labels)
-        return keras.ops.convert_to_numpy(self.generator(latents, training=False)).astype("float32")
+        return self.generate_from(latents)
 
     def get_config(self):
         config = super().get_config()

@@ -60,16 +60,49 @@ def discriminator_features(gan, grid=GRID):
 
     Args:
       gan: a trained `kgan.DCGAN` (or any GAN whose discriminator has Conv2D
-        layers), or such a discriminator itself.
+        layers), or such a discriminator itself (functional or Sequential).
       grid: cells per side of the max-pooling grid.
 
     Returns:
       A functional `keras.Model` sharing D's layers (inference mode).
     """
     d = getattr(gan, "discriminator", gan)
+    if isinstance(d, keras.Sequential):
+        return _sequential_features(d, getattr(gan, "image_shape", None), grid)
     if isinstance(d.input, (list, tuple)):
         raise ValueError("discriminator_features needs an unconditional discriminator (images only).")
-    pooled = [keras.layers.Flatten(name=f"{layer.name}_flat")(AdaptiveMaxPool(grid, name=f"{layer.name}_pool")(
-        layer.output)) for layer in conv_activation_layers(d)]
+    pooled = [_pool(layer.output, layer.name, grid) for layer in conv_activation_layers(d)]
+    return _features_model(d.input, pooled)
+
+
+def _pool(activation, name, grid):
+    return keras.layers.Flatten(name=f"{name}_flat")(AdaptiveMaxPool(grid, name=f"{name}_pool")(activation))
+
+
+def _features_model(inputs, pooled):
     features = keras.layers.Concatenate(name="features")(pooled) if len(pooled) > 1 else pooled[0]
-    return keras.Model(d.input, features, name="discriminator_features")
+    return keras.Model(inputs, features, name="discriminator_features")
+
+
+_ACTIVATIONS = (keras.layers.LeakyReLU, keras.layers.ReLU, keras.layers.Activation, keras.layers.ELU)
+
+
+def _sequential_features(d, image_shape, grid):
+    """The features of a Sequential D, on a graph re-traced through its layers (the weights are shared)."""
+    if image_shape is None:
+        try:
+            image_shape = tuple(d.inputs[0].shape[1:])
+        except (AttributeError, ValueError, TypeError):
+            raise ValueError(f"{d.name} has not been built: call it on images once, or pass the GAN.") from None
+    images = keras.Input(tuple(image_shape), name="images")
+    x, pooled, layers = images, [], list(d.layers)
+    for index, layer in enumerate(layers):
+        x = layer(x)
+        is_conv = isinstance(layer, keras.layers.Conv2D)
+        follows_conv = index > 0 and isinstance(layers[index - 1], keras.layers.Conv2D)
+        next_is_activation = index + 1 < len(layers) and isinstance(layers[index + 1], _ACTIVATIONS)
+        if (is_conv and not next_is_activation) or (follows_conv and isinstance(layer, _ACTIVATIONS)):
+            pooled.append(_pool(x, layer.name, grid))
+    if not pooled:
+        raise ValueError(f"{d.name} has no Conv2D layers: features need a convolutional discriminator.")
+    return _features_model(images, pooled)

@@ -177,7 +177,7 @@ class InfoGAN(GAN):
         n = sizes.pop()
         check_positive_int("num_images", n)
         latents = self.sample_latents(n, seed=seed, categories=categories, continuous=continuous)
-        return keras.ops.convert_to_numpy(self.generator(latents, training=False)).astype("float32")
+        return self.generate_from(latents)
 
     def get_config(self):
         config = super().get_config()

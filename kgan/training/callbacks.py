@@ -1,11 +1,15 @@
 """Keras callbacks for GAN training (the checkpoint ones are in `kgan.training.checkpoint`)."""
 
+import csv
+import io
 import os
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from kgan import images as image_utils
+from kgan.checks import write_text_atomic
 from kgan.training.state import TrainingState
 
 
@@ -73,3 +77,50 @@ class SampleGrid(keras.callbacks.Callback):
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+
+
+class HistoryCSV(keras.callbacks.Callback):
+    """Appends each epoch's logs to a CSV file, rewriting it atomically (like `keras.callbacks.CSVLogger`
+    with ``append=True``, but a kill or a full disk never leaves a half-written file).
+
+    Args:
+      path: the CSV file (columns ``epoch`` and the logged metrics, sorted).
+    """
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = path
+
+    def on_epoch_end(self, epoch, logs=None):
+        rows = read_history(self.path)
+        rows.append({"epoch": str(epoch), **{key: str(float(np.ravel(value)[0]) if np.size(value) else value)
+                                              for key, value in sorted((logs or {}).items())}})
+        write_history(self.path, rows)
+
+
+def read_history(path):
+    """The rows of a history CSV (dicts of strings); ``[]`` for a missing file.
+
+    Raises:
+      ValueError: the file is not a CSV with an ``epoch`` column, naming it.
+    """
+    if not os.path.exists(path):
+        return []
+    with open(path, newline="") as f:
+        try:
+            rows = list(csv.DictReader(f))
+        except csv.Error as error:
+            raise ValueError(f"{path} is not a readable CSV ({error}).") from None
+    if rows and "epoch" not in rows[0]:
+        raise ValueError(f"{path} has no epoch column: not a kgan history file.")
+    return rows
+
+
+def write_history(path, rows):
+    """Writes history rows (dicts) to ``path`` atomically; columns ``epoch`` first, then the rest, sorted."""
+    keys = sorted({key for row in rows for key in row} - {"epoch"})
+    text = io.StringIO()
+    writer = csv.DictWriter(text, ["epoch", *keys], restval="", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text_atomic(path, text.getvalue())

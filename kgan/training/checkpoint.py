@@ -223,9 +223,11 @@ class RunCheckpoint(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self.state.epoch = epoch
+        self.state.batches_in_epoch = self.state.batch_offset
 
     def on_train_batch_end(self, batch, logs=None):
         done = self.state.batches_done(batch)
+        self.state.batches_in_epoch = done
         if self.every_n_batches and done % self.every_n_batches == 0 and done < self.steps_per_epoch:
             self.save(self.state.epoch, done)
 

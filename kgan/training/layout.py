@@ -19,6 +19,8 @@ class RunLayout:
       best.keras, best.json     the model with the best Frechet distance so far, and its scores
       history.csv               per-epoch metrics
       model.keras               the final model
+      export.json               where the run was last exported (so a rerun can finish a missing export)
+      .lock                     the claim of the process writing the run (see `kgan.training.lock`)
       previous/<time>/          earlier runs moved aside by a fresh start
 
     Attributes:
@@ -73,8 +75,17 @@ class RunLayout:
     def previous(self):
         return self.path("previous")
 
+    @property
+    def export_record(self):
+        return self.path("export.json")
+
+    @property
+    def lock(self):
+        return self.path(".lock")
+
     # The names that make a directory a run (moved aside together by a fresh start).
-    RUN_FILES = ("run.json", MODEL_FILE, "checkpoints", "samples", "logs", "history.csv", "best.keras", "best.json")
+    RUN_FILES = ("run.json", MODEL_FILE, "checkpoints", "samples", "logs", "history.csv", "best.keras", "best.json",
+                 "export.json")
 
     def existing_run_files(self):
         """The `RUN_FILES` present in the directory."""

@@ -11,6 +11,7 @@ class TrainingState:
       epoch: the current epoch (0-based), as Keras counts it.
       batch_offset: batches of the current epoch done before this `fit` call
         (a run resumed mid-epoch).
+      batches_in_epoch: batches of the current epoch done so far (resumed ones included).
       last_checkpoint: path of the newest checkpoint written, or None.
       diverged: why training was stopped as diverged (a NaN/Inf), or None;
         once set, nothing more is checkpointed, sampled or kept as best.
@@ -18,6 +19,7 @@ class TrainingState:
 
     epoch: int = 0
     batch_offset: int = 0
+    batches_in_epoch: int = 0
     last_checkpoint: str = None
     diverged: str = None
 
