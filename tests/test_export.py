@@ -177,7 +177,7 @@ def test_versions_are_never_overwritten(tmp_path):
     for bad in (0, -1, "2", True):
         with pytest.raises(ValueError, match="version"):
             serving.export_saved_model(gan, str(tmp_path), "m", version=bad)
-    with pytest.raises(ValueError, match="model_name"):
+    with pytest.raises(ValueError, match="model name '../evil' must be letters"):
         serving.export_saved_model(gan, str(tmp_path), "../evil")
 
 

@@ -1,7 +1,6 @@
 """One writer per run, final files atomic and checked, reruns that finish the work, an export tree that
 cannot be broken, one-line errors (real processes for the races)."""
 
-import errno
 import json
 import os
 import signal

@@ -69,29 +69,26 @@ def _read_family(version_dir):
         return None
 
 
-def enclosing_run(path):
-    """The run directory (holding run.json) that ``path`` is inside of, or None."""
+def _enclosing(path, names):
+    """The nearest of ``path`` and its ancestors that holds a file of one of ``names``, or None."""
     current = os.path.abspath(os.fspath(path))
     while True:
-        if os.path.isfile(os.path.join(current, "run.json")):
+        if any(os.path.isfile(os.path.join(current, name)) for name in names):
             return current
         parent = os.path.dirname(current)
         if parent == current:
             return None
         current = parent
+
+
+def enclosing_run(path):
+    """The run directory (holding run.json) that ``path`` is inside of, or None."""
+    return _enclosing(path, ("run.json",))
 
 
 def enclosing_export(path):
     """The export tree (a folder holding models.config, or a SavedModel version) ``path`` is inside of, or None."""
-    current = os.path.abspath(os.fspath(path))
-    while True:
-        if any(os.path.isfile(os.path.join(current, name)) for name in ("saved_model.pb", METADATA_FILE,
-                                                                         MODELS_CONFIG_FILE)):
-            return current
-        parent = os.path.dirname(current)
-        if parent == current:
-            return None
-        current = parent
+    return _enclosing(path, ("saved_model.pb", METADATA_FILE, MODELS_CONFIG_FILE))
 
 
 def check_export_target(base_dir, model_name, family, version=None, replace_family=False):
