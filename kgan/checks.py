@@ -163,6 +163,19 @@ def write_bytes_atomic(path, data, overwrite=True):
     return path
 
 
+def set_aside(path, suffix=".corrupt"):
+    """Renames a damaged file to ``<path><suffix>`` (``-1``, ``-2``... if that exists): kept, out of the way.
+
+    Returns:
+      The new path.
+    """
+    aside, index = path + suffix, 1
+    while os.path.lexists(aside):
+        aside, index = f"{path}{suffix}-{index}", index + 1
+    os.replace(path, aside)
+    return aside
+
+
 def write_json_atomic(path, record):
     """Writes ``record`` to ``path`` as indented JSON, atomically (see `write_bytes_atomic`)."""
     return write_bytes_atomic(path, (json.dumps(record, indent=2) + "\n").encode("utf-8"))

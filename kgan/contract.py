@@ -147,6 +147,23 @@ def continuous_code(name, size):
     return LatentInput(name, "float", size, "uniform", "noise")
 
 
+def pack(values):
+    """A list of latent components -> latents: the single tensor of a one-input model, else the list."""
+    values = list(values)
+    return values[0] if len(values) == 1 else values
+
+
+def unpack(latents, count):
+    """Latents of a ``count``-input model -> a list of components."""
+    return list(latents) if count > 1 else [latents]
+
+
+def conditions_of(inputs, latents):
+    """The latent components of the inputs marked ``conditions_discriminator`` (one, a list, or None)."""
+    chosen = [value for spec, value in zip(inputs, unpack(latents, len(inputs))) if spec.conditions_discriminator]
+    return pack(chosen) if chosen else None
+
+
 @dataclasses.dataclass(frozen=True)
 class Contract:
     """A model family's description, the one thing serving, evaluation and latent tools read.
@@ -217,12 +234,11 @@ class Contract:
 
     def pack(self, values):
         """A list in the inputs' order -> latents (the single tensor of a one-input model)."""
-        values = list(values)
-        return values[0] if len(values) == 1 else values
+        return pack(values)
 
     def unpack(self, latents):
         """Latents -> a list in the inputs' order."""
-        return list(latents) if len(self.inputs) > 1 else [latents]
+        return unpack(latents, len(self.inputs))
 
     def latents(self, inputs):
         """Serving inputs (by name) -> the generator's latents (ids one-hot encoded)."""
@@ -239,14 +255,10 @@ class Contract:
           values: latents (the conditions are taken as they are) or a dict of
             serving inputs (encoded first).
         """
-        if isinstance(values, dict):
-            chosen = [spec.encode(values[spec.name]) for spec in self.discriminator_inputs]
-        else:
-            by_name = dict(zip(self.names, self.unpack(values)))
-            chosen = [by_name[spec.name] for spec in self.discriminator_inputs]
-        if not chosen:
-            return None
-        return chosen[0] if len(chosen) == 1 else chosen
+        if not isinstance(values, dict):
+            return conditions_of(self.inputs, values)
+        chosen = [spec.encode(values[spec.name]) for spec in self.discriminator_inputs]
+        return pack(chosen) if chosen else None
 
     # ---- draws ------------------------------------------------------------------------
 

@@ -36,7 +36,7 @@ import tensorflow as tf
 
 from kgan import fused_adam, losses
 from kgan.checks import after_checks, check_positive_int, fresh_seed
-from kgan.contract import Contract, noise
+from kgan.contract import Contract, conditions_of, noise, pack
 
 LATENT_DISTRIBUTIONS = ("normal", "uniform")
 _NOISE_STATE_KEY = "noise_seed_state"
@@ -121,8 +121,7 @@ class GAN(keras.Model):
         """The family's name, as exports and tools report it."""
         if self.family_name:
             return self.family_name
-        convolutional = any(isinstance(layer, keras.layers.Conv2D) for layer in self._discriminator_layers())
-        return "dcgan" if convolutional else "gan"
+        return "dcgan" if self._has_conv_layers() else "gan"
 
     @property
     def contract(self):
@@ -134,15 +133,16 @@ class GAN(keras.Model):
         """Whether `fit` takes ``(images, labels)``: the family has a class label input."""
         return any(spec.role == "class" for spec in self._inputs)
 
-    def _discriminator_layers(self):
-        return list(self.discriminator._flatten_layers(include_self=False))  # pylint: disable=protected-access
+    def _has_conv_layers(self):
+        layers = self.discriminator._flatten_layers(include_self=False)  # pylint: disable=protected-access
+        return any(isinstance(layer, keras.layers.Conv2D) for layer in layers)
 
     def _has_conv_features(self):
         """The DCGAN paper's pooled conv features exist for a D of images alone -> one output with Conv2D layers."""
         d = self.discriminator
         if not isinstance(d, keras.Model) or len(d.inputs) != 1 or len(d.outputs) != 1:
             return False
-        return any(isinstance(layer, keras.layers.Conv2D) for layer in self._discriminator_layers())
+        return self._has_conv_layers()
 
     # ---- hooks that model families override -------------------------------
 
@@ -171,7 +171,7 @@ class GAN(keras.Model):
             if value is None:
                 value = spec.draw(batch_size, self.stateless_seed(seed))
             latents.append(spec.encode(value))
-        return latents[0] if len(latents) == 1 else latents
+        return pack(latents)
 
     def discriminator_inputs(self, images, conditions=None):
         """Builds D's input from images and its conditions (None: images alone)."""
@@ -182,11 +182,7 @@ class GAN(keras.Model):
     def fake_conditions(self, latents):
         """What D is conditioned on for generated images: the latents of the inputs marked
         ``conditions_discriminator`` (None: an unconditional D)."""
-        values = list(latents) if len(self._inputs) > 1 else [latents]
-        chosen = [value for spec, value in zip(self._inputs, values) if spec.conditions_discriminator]
-        if not chosen:
-            return None
-        return chosen[0] if len(chosen) == 1 else chosen
+        return conditions_of(self._inputs, latents)
 
     def unpack_batch(self, data):
         """Splits a `fit` batch into (real images, real conditions).

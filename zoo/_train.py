@@ -18,7 +18,7 @@ import tempfile
 import keras
 import tensorflow as tf
 
-from kgan.checks import one_line, write_json_atomic
+from kgan.checks import one_line, set_aside, write_json_atomic
 from kgan.data import pipeline
 from kgan.evaluation.callbacks import EvaluationCallback
 from kgan.serving import saved_model
@@ -140,7 +140,7 @@ def finish_finished_run(config, gan, run, epochs, is_chief):
     try:
         checkpoint.verify(run.model)
     except checkpoint.CorruptCheckpointError as error:
-        aside = _set_aside(run.model)
+        aside = set_aside(run.model)
         checkpoint.save_atomic(gan, run.model)  # gan holds the newest good checkpoint (epoch `epochs`)
         print(f"{error}: kept as {aside}; rebuilt model.keras from the last good checkpoint.", file=sys.stderr)
         done.append("rebuilt model.keras")
@@ -152,14 +152,6 @@ def finish_finished_run(config, gan, run, epochs, is_chief):
     else:
         print(f"{run.root} already holds a finished run of {epochs} epochs; nothing to do "
               "(raise --epochs to train further, or pass --fresh to start over).")
-
-
-def _set_aside(path):
-    aside, index = path + ".corrupt", 1
-    while os.path.exists(aside):
-        aside, index = f"{path}.corrupt-{index}", index + 1
-    os.replace(path, aside)
-    return aside
 
 
 def _export_recorded(run):
@@ -420,7 +412,7 @@ def _trim_history(path, epochs_done):
     try:
         rows = read_history(path)
     except ValueError as error:
-        print(f"warning: {error} Kept as {_set_aside(path)}; the history restarts here.", file=sys.stderr)
+        print(f"warning: {error} Kept as {set_aside(path)}; the history restarts here.", file=sys.stderr)
         return
     kept = [row for row in rows if str(row.get("epoch", "")).isdigit() and int(row["epoch"]) < epochs_done]
     if len(kept) != len(rows):

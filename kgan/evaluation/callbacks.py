@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kgan.checks import one_line, write_json_atomic
+from kgan.checks import one_line, set_aside, write_json_atomic
 from kgan.evaluation import metrics
 from kgan.evaluation.sampling import batch_seed, batches, draw_inputs
 from kgan.evaluation import scoring
@@ -143,8 +143,7 @@ class EvaluationCallback(keras.callbacks.Callback):
             best_value, best_epoch = float(record["frechet_distance"]), int(record["epoch"])
         except (OSError, ValueError, KeyError, TypeError) as error:
             # A damaged record never blocks training: it is kept aside and the next evaluation starts a new best.
-            aside = json_path + ".corrupt"
-            os.replace(json_path, aside)
+            aside = set_aside(json_path)
             print(f"warning: {json_path} is unreadable ({one_line(error, 120)}); kept as {aside}; the best model "
                   "is chosen anew from the next evaluation.", file=sys.stderr)
             return
@@ -190,7 +189,6 @@ class EvaluationCallback(keras.callbacks.Callback):
         return values
 
     def _save_best(self, step, values):
-        os.makedirs(os.path.dirname(os.path.abspath(self.checkpoint_path)), exist_ok=True)
         save_atomic(self.model, self.checkpoint_path)
         record = {"epoch": step, **values, "num_samples": self.num_samples, "num_real": self.real_count,
                   "real": self._real_source(), "checkpoint": os.path.basename(self.checkpoint_path)}

@@ -23,7 +23,7 @@ import zipfile
 import keras
 import numpy as np
 
-from kgan.checks import fsync_dir
+from kgan.checks import fsync_dir, set_aside
 from kgan.training.state import TrainingState
 
 _NAME = re.compile(r"^epoch_(\d{3,})(?:_batch_(\d{5,}))?\.keras$")
@@ -80,6 +80,7 @@ def save_atomic(model, path):
     folder, name = os.path.split(os.path.abspath(path))
     partial = os.path.join(folder, f"{_PARTIAL_PREFIX}{os.getpid()}-{name}")
     try:
+        os.makedirs(folder, exist_ok=True)
         model.save(partial)
         with open(partial, "rb") as f:
             os.fsync(f.fileno())
@@ -125,8 +126,8 @@ def restore_latest(gan, directory, log=print):
                 return epoch, batch, path
             reason = problem = "holds non-finite weights"
         bad.append(f"{path} ({reason})")
-        os.replace(path, path + CORRUPT_SUFFIX)
-        log(f"Checkpoint {path} {problem}; kept as {os.path.basename(path)}{CORRUPT_SUFFIX}, trying the "
+        aside = set_aside(path, CORRUPT_SUFFIX)
+        log(f"Checkpoint {path} {problem}; kept as {os.path.basename(aside)}, trying the "
             "previous one.")
     if bad:
         raise CorruptCheckpointError(
