@@ -167,7 +167,7 @@ def test_import_writes_registered_layout(prepared):
     assert isinstance(feats["label"], tfds.features.ClassLabel) and feats["label"].num_classes == 10
     assert {s: v.num_examples for s, v in builder.info.splits.items()} == {"train": N_TRAIN, "test": N_TEST}
     assert data.dataset_spec("mnist", data_dir) == {
-        "image_shape": (28, 28, 1), "num_classes": 10,
+        "image_shape": (28, 28, 1), "num_classes": 10, "class_names": [str(i) for i in range(10)],
         "num_examples": {"train": N_TRAIN, "test": N_TEST}}
 
 
@@ -389,7 +389,7 @@ def test_load_images_bad_args(prepared):
 def test_missing_data_raises_fast(tmp_path, dataset):
     start = time.time()
     with pytest.raises(data.DataNotFoundError) as err:
-        data.load_images(dataset, data_dir=tmp_path)
+        data.load_images(dataset, data_dir=tmp_path, download=False)
     elapsed = time.time() - start
     assert elapsed < 5, elapsed
     assert isinstance(err.value, FileNotFoundError)
@@ -398,8 +398,9 @@ def test_missing_data_raises_fast(tmp_path, dataset):
     if dataset != "cifar10":
         assert (f"python -m zoo.import_data --dataset {dataset} --source_dir" in msg
                 and f"--data_dir {tmp_path}" in msg)
+    assert "--nodownload" in msg
     with pytest.raises(data.DataNotFoundError):
-        data.dataset_spec(dataset, data_dir=tmp_path)
+        data.dataset_spec(dataset, data_dir=tmp_path, download=False)
     assert not data.is_prepared(dataset, str(tmp_path))
     assert os.listdir(tmp_path) == []  # nothing created, nothing downloaded
 
@@ -409,7 +410,7 @@ def test_incomplete_dataset_dir_is_not_prepared(tmp_path):
     (tmp_path / "mnist" / "3.0.1" / "mnist-train.tfrecord-00000-of-00001").write_bytes(b"x")
     assert not data.is_prepared("mnist", str(tmp_path))
     with pytest.raises(data.DataNotFoundError, match="exists but holds no complete version"):
-        data.load_images("mnist", data_dir=tmp_path)
+        data.load_images("mnist", data_dir=tmp_path, download=False)
 
 
 def test_default_data_dir_honours_env(monkeypatch, tmp_path):

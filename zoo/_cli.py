@@ -15,7 +15,17 @@ from zoo._train import TrainingInterrupted, train
 
 FLAGS = flags.FLAGS
 
-flags.DEFINE_enum("dataset", "mnist", kgan_data.SUPPORTED_DATASETS, "tfds dataset to train on.")
+flags.DEFINE_string("dataset", "mnist", "tfds dataset to train on: any registered image dataset (e.g. "
+                    f"{', '.join(kgan_data.SUPPORTED_DATASETS)}), also as name/config:version.")
+flags.DEFINE_string("image_dir", None, "Train on the images below this folder instead of --dataset (jpg, jpeg, png, "
+                    "bmp, gif, webp); its class sub-folders are the labels. Decoded once, cached in --data_dir.")
+flags.DEFINE_string("split", "train", "The split to train on, sliced as in tfds (train[:90%]); a folder has 'train'.")
+flags.DEFINE_enum("channels", None, ["1", "3"], "Convert images to 1 (grayscale) or 3 (RGB) channels (default: the "
+                  "dataset's own; RGB for --image_dir).")
+flags.DEFINE_bool("download", True, "Let tfds download and prepare --dataset when it is not in --data_dir "
+                  "(--nodownload: fail instead).")
+flags.DEFINE_bool("skip_bad_images", True, "--image_dir: leave out (and list) unreadable, empty or truncated files; "
+                  "--noskip_bad_images: they are an error.")
 flags.DEFINE_string("data_dir", None, "tfds data dir (default: $TFDS_DATA_DIR or ~/tensorflow_datasets).")
 flags.DEFINE_string("output_dir", None, "Run directory (default: runs/<model>).")
 flags.DEFINE_integer("epochs", 25, "Training epochs.", lower_bound=1)
@@ -23,8 +33,8 @@ flags.DEFINE_integer("batch_size", 128, "Real images per fit batch (split over t
                      lower_bound=1)
 flags.DEFINE_integer("steps_per_epoch", None, "Batches per epoch (default: one pass over the data).",
                      lower_bound=1)
-flags.DEFINE_integer("image_size", None, "Resize images to this square size (default: the dataset's).",
-                     lower_bound=4)
+flags.DEFINE_integer("image_size", None, "Center-crop and resize images to this square size (default: the "
+                     "dataset's; 64 for --image_dir and for datasets of non-square images).", lower_bound=4)
 flags.DEFINE_integer("latent_dim", 100, "Size of z.", lower_bound=1)
 flags.DEFINE_integer("d_steps", 1, "k: discriminator updates per generator update.", lower_bound=1)
 flags.DEFINE_enum("generator_loss", "non_saturating", sorted(losses.GENERATOR_LOSSES),

@@ -8,7 +8,7 @@ import types
 RESUMABLE = frozenset({
     "epochs", "verbose", "export", "export_dir", "export_name", "export_from", "replace_family", "tflite", "serving_root", "data_dir",
     "output_dir", "fresh", "checkpoint_every", "eval_every", "eval_samples", "strategy", "jit_compile",
-    "deterministic", "learning_rate", "g_learning_rate", "grid_size"})
+    "deterministic", "download", "learning_rate", "g_learning_rate", "grid_size"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -22,6 +22,11 @@ class RunConfig:
 
     model: str
     dataset: str
+    image_dir: str
+    split: str
+    channels: int
+    download: bool
+    skip_bad_images: bool
     data_dir: str
     output_dir: str
     epochs: int
@@ -43,6 +48,7 @@ class RunConfig:
     jit_compile: bool
     eval_every: int
     eval_every_given: bool
+    dataset_given: bool
     eval_samples: int
     holdout: int
     checkpoint_every: int
@@ -66,15 +72,28 @@ class RunConfig:
           flag_values: absl's ``FLAGS``.
           family_flags: names of the trainer's own flags.
         """
-        names = {field.name for field in dataclasses.fields(cls)} - {"model", "family", "eval_every_given"}
+        names = {field.name for field in dataclasses.fields(cls)} - {"model", "family", "eval_every_given", "dataset_given"}
         values = {name: flag_values[name].value for name in names}
-        for name in ("data_dir", "output_dir", "export_dir"):
+        for name in ("data_dir", "output_dir", "export_dir", "image_dir"):
             if values[name]:
                 values[name] = os.path.expanduser(values[name])
         values["output_dir"] = values["output_dir"] or os.path.join("runs", model)
         values["tflite"] = tuple(values["tflite"])
+        values["channels"] = int(values["channels"]) if values["channels"] else None
+        if values["image_dir"]:
+            values["image_dir"] = os.path.abspath(values["image_dir"])
         family = types.MappingProxyType({name: flag_values[name].value for name in sorted(family_flags)})
-        return cls(model=model, eval_every_given=flag_values["eval_every"].present, family=family, **values)
+        return cls(model=model, eval_every_given=flag_values["eval_every"].present,
+                   dataset_given=flag_values["dataset"].present, family=family, **values)
+
+    @property
+    def source(self):
+        """What the run trains on: the --image_dir folder, else the --dataset name."""
+        return self.image_dir or self.dataset
+
+    def data_options(self):
+        """The data-reading settings every `kgan.data` call of the run takes."""
+        return {"data_dir": self.data_dir, "download": self.download, "skip_bad_images": self.skip_bad_images}
 
     @property
     def g_rate(self):
@@ -84,7 +103,7 @@ class RunConfig:
     def record(self):
         """The settings as run.json stores them: ``{"model": ..., "flags": {name: value}}``."""
         settings = {field.name: getattr(self, field.name) for field in dataclasses.fields(self)
-                    if field.name not in ("model", "family", "eval_every_given")}
+                    if field.name not in ("model", "family", "eval_every_given", "dataset_given")}
         settings["tflite"] = list(self.tflite)
         settings.update(self.family)
         return {"model": self.model, "flags": settings}

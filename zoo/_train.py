@@ -44,6 +44,7 @@ class DataPlan:
     evaluate: bool
     selection_split: str = None
     selection_size: int = 0
+    image_size: int = None
 
 
 class TrainingInterrupted(Exception):
@@ -202,32 +203,41 @@ def check_tf_config(text):
 
 def plan_data(config):
     """The image shape, the training and selection splits and the epoch length of the run."""
-    spec = pipeline.dataset_spec(config.dataset, config.data_dir)
+    options = config.data_options()
+    if config.image_dir and config.dataset_given:
+        raise ValueError(f"Pass --image_dir or --dataset, not both (got --image_dir {config.image_dir} and "
+                         f"--dataset {config.dataset}).")
+    spec = pipeline.dataset_spec(config.source, image_size=config.image_size, channels=config.channels, **options)
     height, width, channels = spec["image_shape"]
-    if config.image_size:
-        height = width = config.image_size
+    if height is None or width is None or height != width:
+        if config.image_size is None:  # non-square or variable-size images: crop and resize to the default
+            return plan_data(dataclasses.replace(config, image_size=pipeline.DEFAULT_FOLDER_IMAGE_SIZE))
     score_images = (height, width, channels) == (28, 28, 1)
     if config.eval_every_given and config.eval_every and not score_images:
         raise ValueError(
             f"--eval_every scores 28x28x1 images with the shipped MNIST classifier; this run makes "
             f"{height}x{width}x{channels} images. Pass --eval_every=0.")
-    evaluate = config.eval_every > 0 and score_images and (config.dataset == "mnist" or config.eval_every_given)
-    train_split, selection_split, holdout = "train", None, 0
+    evaluate = config.eval_every > 0 and score_images and (config.source == "mnist" or config.eval_every_given)
+    train_split, selection_split, holdout = config.split, None, 0
+    name = f"the {config.source} {config.split} split"
     if evaluate:
-        total = spec["num_examples"]["train"]
+        if "[" in config.split or "+" in config.split:
+            raise ValueError(f"--eval_every holds the last --holdout images of --split out of training, which needs "
+                             f"a plain split name, not {config.split!r}: pass --split train, or --eval_every=0.")
+        total = pipeline.split_size(config.source, config.split, **options)
         holdout = config.holdout or min(DEFAULT_HOLDOUT, total // 10)
         if not 2 <= holdout <= total - config.batch_size:
-            raise ValueError(f"--holdout={holdout} leaves {total - holdout} of the {total} {config.dataset} train "
-                             f"images to train on (--batch_size={config.batch_size}) and must be >= 2: pass "
-                             "another --holdout, or --eval_every=0.")
-        train_split, selection_split = f"train[:-{holdout}]", f"train[-{holdout}:]"
-    steps_per_epoch = config.steps_per_epoch or pipeline.split_size(
-        config.dataset, train_split, config.data_dir) // config.batch_size
-    if steps_per_epoch < 1:
-        raise ValueError(f"--batch_size={config.batch_size} is larger than the {config.dataset} train split: "
-                         "pass a smaller --batch_size.")
+            raise ValueError(f"--holdout={holdout} leaves {total - holdout} of the {total} images of {name} to "
+                             f"train on (--batch_size={config.batch_size}) and must be >= 2: pass another "
+                             "--holdout, or --eval_every=0.")
+        train_split, selection_split = f"{config.split}[:-{holdout}]", f"{config.split}[-{holdout}:]"
+    train_size = pipeline.split_size(config.source, train_split, **options)
+    if train_size < config.batch_size:
+        raise ValueError(f"--batch_size={config.batch_size} is larger than the {train_size} training images of "
+                         f"{name}: pass a smaller --batch_size.")
+    steps_per_epoch = config.steps_per_epoch or train_size // config.batch_size
     return DataPlan((height, width, channels), spec["num_classes"], train_split, steps_per_epoch, evaluate,
-                    selection_split, holdout)
+                    selection_split, holdout, config.image_size)
 
 
 def check_output_dir(run, config):
@@ -343,9 +353,9 @@ def fit(config, gan, plan, callbacks, state, start_epoch, start_batch):
 
     def fit_once(first_epoch, first_batch, epochs, steps):
         dataset = pipeline.load_images(
-            config.dataset, plan.train_split, batch_size=config.batch_size, image_size=config.image_size,
-            with_labels=gan.conditional, data_dir=config.data_dir, seed=config.seed,
-            start_batch=first_epoch * plan.steps_per_epoch + first_batch)
+            config.source, plan.train_split, batch_size=config.batch_size, image_size=plan.image_size,
+            with_labels=gan.conditional, seed=config.seed, channels=config.channels,
+            start_batch=first_epoch * plan.steps_per_epoch + first_batch, **config.data_options())
         if config.strategy == "multi_worker":
             options = tf.data.Options()  # one TFRecord file per split: shard by element, not by file
             options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA

@@ -15,8 +15,10 @@ flags.DEFINE_integer("discriminator_filters", 32, "D's first conv width (x2, x4,
 
 
 def build(config, image_shape, num_classes):
-    if not num_classes:
-        raise ValueError(f"--dataset {config.dataset} has no class labels; a CGAN needs them.")
+    if not num_classes or num_classes < 2:
+        what = f"--image_dir {config.image_dir}" if config.image_dir else f"--dataset {config.dataset}"
+        raise ValueError(f"{what} has {num_classes or 'no'} class label{'s' if num_classes != 1 else ''}; a CGAN "
+                         "needs at least 2 (a labelled dataset, or a folder with one sub-folder per class).")
     return kgan.ConditionalDCGAN(image_shape=image_shape, num_classes=num_classes, latent_dim=config.latent_dim,
                                  head=config.family["head"], generator_filters=config.family["generator_filters"],
                                  discriminator_filters=config.family["discriminator_filters"], seed=config.seed,

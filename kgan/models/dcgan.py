@@ -9,21 +9,30 @@ HEADS = ("sigmoid", "softmax")
 
 
 def _upsampling_plan(size):
-    """(start size, strides of the 4 transposed convs) for a square output ``size``.
+    """(start size, strides of the transposed convs) for a square output ``size``.
 
-    Doubles up to 4 times while the start stays an integer >= 4: 64 -> 4 with
-    strides (2, 2, 2, 2) as in the paper; 28 -> 7 with (1, 1, 2, 2) for MNIST.
+    Halves while the start stays an integer >= 4; at least 4 transposed convs, one
+    per doubling beyond that: 64 -> 4 with strides (2, 2, 2, 2) as in the paper,
+    128 -> 4 with five; 28 -> 7 with (1, 1, 2, 2) for MNIST.
     """
     start, doublings = size, 0
-    while doublings < 4 and start % 2 == 0 and start // 2 >= 4:
+    while start % 2 == 0 and start // 2 >= 4:
         start //= 2
         doublings += 1
-    return start, (1,) * (4 - doublings) + (2,) * doublings
+    return start, (1,) * max(0, 4 - doublings) + (2,) * doublings
+
+
+def _num_downsamplings(size):
+    """Stride-2 convs of D: 4, plus one per doubling of the image beyond 64 (128 -> 5), so D ends at 4x4 there."""
+    count = 4
+    while size > 4 * 2 ** count:
+        count += 1
+    return count
 
 
 def build_dcgan_generator(latent_dim=100, image_shape=(28, 28, 1), filters=64, kernel_size=5,
                           num_classes=0, dtype=None):
-    """DCGAN generator: z -> dense -> reshape -> 4 transposed convs -> tanh.
+    """DCGAN generator: z -> dense -> reshape -> 4 transposed convs (5 at 128 px) -> tanh.
 
     BatchNorm + ReLU after the projection and the first three transposed convs;
     none on the output layer.
@@ -31,7 +40,7 @@ def build_dcgan_generator(latent_dim=100, image_shape=(28, 28, 1), filters=64, k
     Args:
       latent_dim: size of z.
       image_shape: (S, S, C) square output images, S >= 4.
-      filters: channels of the last hidden layer; earlier layers have 2x, 4x, 8x.
+      filters: channels of the last hidden layer; earlier layers have 2x, 4x, 8x (16x at 128 px).
       kernel_size: transposed-conv kernel size.
       num_classes: if > 0, a conditional generator (CGAN): a second input
         "label" ``[N, num_classes]`` (one-hot) is concatenated to z.
@@ -50,12 +59,13 @@ def build_dcgan_generator(latent_dim=100, image_shape=(28, 28, 1), filters=64, k
     if num_classes:
         label = keras.Input((num_classes,), name="label")
         inputs, x = [z, label], keras.layers.Concatenate(name="z_label", dtype=dtype)([z, label])
-    x = keras.layers.Dense(start * start * filters * 8, use_bias=False, kernel_initializer=dcgan_init(),
+    widths = [filters * 2 ** i for i in reversed(range(len(strides)))]  # ..., 4f, 2f, f
+    x = keras.layers.Dense(start * start * widths[0], use_bias=False, kernel_initializer=dcgan_init(),
                            name="project", dtype=dtype)(x)
     x = dcgan_batch_norm("project_bn", dtype)(x)
     x = keras.layers.ReLU(name="project_relu", dtype=dtype)(x)
-    x = keras.layers.Reshape((start, start, filters * 8), name="reshape", dtype=dtype)(x)
-    layer_filters = (filters * 4, filters * 2, filters, channels)
+    x = keras.layers.Reshape((start, start, widths[0]), name="reshape", dtype=dtype)(x)
+    layer_filters = (*widths[1:], channels)
     for i, (n, stride) in enumerate(zip(layer_filters, strides), start=1):
         last = i == len(strides)
         x = keras.layers.Conv2DTranspose(n, kernel_size, strides=stride, padding="same", use_bias=last,
@@ -69,7 +79,7 @@ def build_dcgan_generator(latent_dim=100, image_shape=(28, 28, 1), filters=64, k
 
 def build_dcgan_discriminator(image_shape=(28, 28, 1), filters=64, kernel_size=5, head="sigmoid",
                               num_classes=0, dtype=None):
-    """DCGAN discriminator: 4 stride-2 convs with LeakyReLU(0.2) -> dense logits.
+    """DCGAN discriminator: 4 stride-2 convs (5 at 128 px) with LeakyReLU(0.2) -> dense logits.
 
     BatchNorm on every conv but the first; no pooling, no hidden dense layer.
 
@@ -99,7 +109,8 @@ def build_dcgan_discriminator(image_shape=(28, 28, 1), filters=64, kernel_size=5
         planes = keras.layers.Reshape((1, 1, num_classes), name="label_planes", dtype=dtype)(label)
         planes = keras.layers.UpSampling2D(image_shape[:2], name="label_broadcast", dtype=dtype)(planes)
         inputs, x = [images, label], keras.layers.Concatenate(name="image_label", dtype=dtype)([images, planes])
-    for i, n in enumerate((filters, filters * 2, filters * 4, filters * 8), start=1):
+    count = _num_downsamplings(max(image_shape[:2]))
+    for i, n in enumerate((filters * 2 ** j for j in range(count)), start=1):
         x = keras.layers.Conv2D(n, kernel_size, strides=2, padding="same", use_bias=i == 1,
                                 kernel_initializer=dcgan_init(), name=f"conv_{i}", dtype=dtype)(x)
         if i > 1:
