@@ -114,8 +114,10 @@ def test_evaluate_rejects_bad_sources(tmp_path, mnist_data_dir):
     with pytest.raises(ValueError, match="without model.keras .*and without a SavedModel"):
         evaluation.evaluate(str(tmp_path), num_samples=10, data_dir=mnist_data_dir)
     color = kgan.DCGAN(image_shape=(32, 32, 3), generator_filters=2, discriminator_filters=2)
-    with pytest.raises(ValueError, match="28x28x1 MNIST-like"):
+    with pytest.raises(ValueError, match="ImageNet weights are not cached .*--inception_weights PATH"):
         evaluation.evaluate(color, num_samples=10, data_dir=mnist_data_dir)
+    with pytest.raises(ValueError, match="28x28x1 MNIST-like"):
+        evaluation.evaluate(color, num_samples=10, data_dir=mnist_data_dir, feature_extractor="classifier")
     with pytest.raises(ValueError, match="num_samples must be > 5"):
         evaluation.evaluate(color, num_samples=5, data_dir=mnist_data_dir)
 
@@ -196,7 +198,7 @@ def test_zoo_evaluate_cli(models, mnist_data_dir, tmp_path):
 def test_classifier_stays_float32_under_mixed_precision(monkeypatch):
     x = np.random.default_rng(0).uniform(-1, 1, (4, 28, 28, 1)).astype("float32")
     expected = evaluation.classify(x)
-    monkeypatch.setattr(evaluation.scoring, "_CLASSIFIER", [])
+    monkeypatch.setattr(evaluation.extractors, "_MODELS", {})
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy("mixed_bfloat16")
     try:

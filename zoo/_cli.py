@@ -59,8 +59,12 @@ flags.DEFINE_enum("strategy", "default", ["default", "mirrored", "multi_worker"]
 flags.DEFINE_bool("jit_compile", False, "XLA-compile the train step (slower on CPU here; try it on GPUs).")
 flags.DEFINE_integer("eval_every", 1,
                      "Every N epochs score samples with the shipped MNIST classifier (Frechet distance, classifier "
-                     "score; 28x28x1 only) against the --holdout images, log them to TensorBoard logs/evaluation/ "
+                     "score; on by default for MNIST) or, for other images when given explicitly, with InceptionV3 "
+                     "(FID, Inception Score; slow on CPU) against the --holdout images, log them to TensorBoard logs/evaluation/ "
                      "and keep the best model by Frechet distance as best.keras (0: off).", lower_bound=0)
+flags.DEFINE_string("inception_weights", "imagenet",
+                    "With --eval_every on images other than 28x28x1: the InceptionV3 weights the FID is computed "
+                    "with: imagenet (downloaded once, cached by Keras), a local weights file, or random (tests only).")
 flags.DEFINE_integer("eval_samples", 2000, "Generated images per --eval_every evaluation.", lower_bound=6)
 flags.DEFINE_integer("holdout", None,
                      "With --eval_every: the last N images of the train split are held out of training and the best "

@@ -8,7 +8,7 @@ import types
 RESUMABLE = frozenset({
     "epochs", "verbose", "export", "export_dir", "export_name", "export_from", "replace_family", "tflite", "serving_root", "data_dir",
     "output_dir", "fresh", "checkpoint_every", "eval_every", "eval_samples", "strategy", "jit_compile",
-    "deterministic", "download", "learning_rate", "g_learning_rate", "grid_size"})
+    "deterministic", "download", "inception_weights", "learning_rate", "g_learning_rate", "grid_size"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,6 +50,7 @@ class RunConfig:
     eval_every_given: bool
     dataset_given: bool
     eval_samples: int
+    inception_weights: str
     holdout: int
     checkpoint_every: int
     fresh: bool
@@ -74,7 +75,7 @@ class RunConfig:
         """
         names = {field.name for field in dataclasses.fields(cls)} - {"model", "family", "eval_every_given", "dataset_given"}
         values = {name: flag_values[name].value for name in names}
-        for name in ("data_dir", "output_dir", "export_dir", "image_dir"):
+        for name in ("data_dir", "output_dir", "export_dir", "image_dir", "inception_weights"):
             if values[name]:
                 values[name] = os.path.expanduser(values[name])
         values["output_dir"] = values["output_dir"] or os.path.join("runs", model)

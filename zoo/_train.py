@@ -20,6 +20,7 @@ import tensorflow as tf
 
 from kgan.checks import one_line, set_aside, write_json_atomic
 from kgan.data import pipeline
+from kgan.evaluation import extractors
 from kgan.evaluation.callbacks import EvaluationCallback
 from kgan.serving import saved_model
 from kgan.serving.reader import load_keras_gan
@@ -213,11 +214,9 @@ def plan_data(config):
         if config.image_size is None:  # non-square or variable-size images: crop and resize to the default
             return plan_data(dataclasses.replace(config, image_size=pipeline.DEFAULT_FOLDER_IMAGE_SIZE))
     score_images = (height, width, channels) == (28, 28, 1)
-    if config.eval_every_given and config.eval_every and not score_images:
-        raise ValueError(
-            f"--eval_every scores 28x28x1 images with the shipped MNIST classifier; this run makes "
-            f"{height}x{width}x{channels} images. Pass --eval_every=0.")
-    evaluate = config.eval_every > 0 and score_images and (config.source == "mnist" or config.eval_every_given)
+    evaluate = config.eval_every > 0 and (config.eval_every_given or (score_images and config.source == "mnist"))
+    if evaluate and not score_images:  # InceptionV3: its weights must be at hand before any work
+        extractors.inception_weights_file(inception_weights(config))
     train_split, selection_split, holdout = config.split, None, 0
     name = f"the {config.source} {config.split} split"
     if evaluate:
@@ -238,6 +237,11 @@ def plan_data(config):
     steps_per_epoch = config.steps_per_epoch or train_size // config.batch_size
     return DataPlan((height, width, channels), spec["num_classes"], train_split, steps_per_epoch, evaluate,
                     selection_split, holdout, config.image_size)
+
+
+def inception_weights(config):
+    """The --inception_weights value as `kgan.evaluation.extractors.inception_v3` takes it."""
+    return None if config.inception_weights == "random" else config.inception_weights
 
 
 def check_output_dir(run, config):
@@ -341,8 +345,10 @@ def make_callbacks(config, gan, run, plan, state, extra_callbacks=None):
     if plan.evaluate:
         callbacks.append(EvaluationCallback(
             config.eval_every, config.eval_samples, checkpoint_path=run.best_model, log_dir=run.logs,
-            dataset=config.dataset, data_dir=config.data_dir, num_real=min(10000, plan.selection_size),
-            seed=config.seed, real_split=plan.selection_split, state=state))
+            dataset=config.source, data_dir=config.data_dir, num_real=min(10000, plan.selection_size),
+            seed=config.seed, real_split=plan.selection_split, state=state,
+            feature_extractor=None if plan.image_shape == (28, 28, 1) else extractors.inception_v3(
+                inception_weights(config))))
     callbacks += [keras.callbacks.TensorBoard(run.logs), HistoryCSV(run.history)]
     return callbacks
 

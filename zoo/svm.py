@@ -1,6 +1,6 @@
 """Discriminator features -> linear SVM (Radford et al. 2015, sec. 5.1), with two baselines.
 
-  python -m zoo.svm --model runs/dcgan --labels_per_class 10 [--dataset mnist] [--num_validation 1000]
+  python -m zoo.svm --model runs/dcgan --labels_per_class 10 [--dataset mnist | --image_dir DIR] [--num_validation 1000]
       [--num_test 10000] [--seed 0] [--output svm.json]
 
 Fits scikit-learn's L2-SVM (LinearSVC, squared hinge, C picked on a validation
@@ -21,8 +21,12 @@ from zoo._main import check_output_file, run_main, write_json
 flags.DEFINE_string("model", None, "Run directory (with model.keras), .keras file, or export directory "
                     "(exports/<name>/<version>, or exports/<name> for the latest version).")
 flags.DEFINE_integer("labels_per_class", None, "Labelled training images per class.", lower_bound=1)
-flags.DEFINE_enum("dataset", "mnist", ["mnist", "fashion_mnist", "cifar10"],
-                  "tfds dataset (prepared in --data_dir); the model's image shape must match it.")
+flags.DEFINE_string("dataset", "mnist", "A labelled tfds image dataset (mnist, cifar10, svhn_cropped, ...; downloaded "
+                    "by tfds if needed); images are cropped, resized and converted to the model's shape.")
+flags.DEFINE_string("image_dir", None, "A folder with one sub-folder of images per class, instead of --dataset.")
+flags.DEFINE_string("train_split", None, "Split of the labelled and validation images (default: train; train[:80%] "
+                    "of an --image_dir).")
+flags.DEFINE_string("test_split", None, "Split of the test images (default: test; train[80%:] of an --image_dir).")
 flags.DEFINE_string("data_dir", None, "tfds data dir (default: $TFDS_DATA_DIR or ~/tensorflow_datasets).")
 flags.DEFINE_integer("num_validation", 1000, "Validation images (from the train split, disjoint from the labelled "
                      "ones) used to pick C.", lower_bound=1)
@@ -55,9 +59,12 @@ def run():
         raise ValueError("zoo.svm needs scikit-learn: pip install scikit-learn") from None
     from kgan import svm  # TensorFlow is imported only now: flag errors come back at once
 
-    result = svm.run_protocol(FLAGS.model, FLAGS.labels_per_class, dataset=FLAGS.dataset, data_dir=FLAGS.data_dir,
+    if FLAGS.image_dir and FLAGS["dataset"].present:
+        raise ValueError("Pass --image_dir or --dataset, not both.")
+    dataset = os.path.abspath(os.path.expanduser(FLAGS.image_dir)) if FLAGS.image_dir else FLAGS.dataset
+    result = svm.run_protocol(FLAGS.model, FLAGS.labels_per_class, dataset=dataset, data_dir=FLAGS.data_dir,
                               num_validation=FLAGS.num_validation, num_test=FLAGS.num_test, seed=FLAGS.seed,
-                              c_grid=c_grid)
+                              c_grid=c_grid, train_split=FLAGS.train_split, test_split=FLAGS.test_split)
     print(svm.format_results(result))
     if FLAGS.output:
         write_json(FLAGS.output, result)

@@ -16,7 +16,7 @@ import urllib.request
 
 import tensorflow_datasets as tfds
 
-__all__ = ["DownloadUnavailableError", "download_hosts", "check_network", "download_and_prepare"]
+__all__ = ["DownloadUnavailableError", "download_hosts", "proxied_address", "check_network", "download_and_prepare"]
 
 PROBE_TIMEOUT_S = 8.0
 # Used when a builder lists no URLs: where tfds itself fetches data and metadata.
@@ -49,17 +49,18 @@ def download_hosts(builder):
     except Exception:  # pylint: disable=broad-except  (a builder without checksums)
         urls = []
     if not urls:
-        return [_through_proxy("https", host, port) for host, port in FALLBACK_HOSTS]
+        return [proxied_address("https", host, port) for host, port in FALLBACK_HOSTS]
     hosts = set()
     for url in urls:
         parsed = urllib.parse.urlsplit(url)
         if parsed.scheme in ("http", "https", "ftp") and parsed.hostname:
             port = parsed.port or {"http": 80, "https": 443, "ftp": 21}[parsed.scheme]
-            hosts.add(_through_proxy(parsed.scheme, parsed.hostname, port))
+            hosts.add(proxied_address(parsed.scheme, parsed.hostname, port))
     return sorted(hosts)
 
 
-def _through_proxy(scheme, host, port):
+def proxied_address(scheme, host, port):
+    """The (host, port) a connection to ``scheme://host:port`` really goes to: the proxy from the environment, if any."""
     proxies = urllib.request.getproxies()
     if urllib.request.proxy_bypass(host) or scheme not in proxies:
         return host, port

@@ -15,6 +15,7 @@ offline (measured: 204 s); GCS lookups are disabled in this release, and kgan pa
 from __future__ import annotations
 
 import difflib
+import hashlib
 import os
 import pathlib
 import re
@@ -42,6 +43,8 @@ __all__ = [
     "dataset_spec",
     "batches_per_pass",
     "split_size",
+    "source_signature",
+    "default_test_split",
 ]
 
 # Well-known image datasets (any registered tfds builder with an image feature works).
@@ -358,6 +361,27 @@ def dataset_spec(dataset: str, data_dir: Optional[str] = None, image_size=None, 
         "class_names": list(features[label].names) if label else None,
         "num_examples": {s: v.num_examples for s, v in builder.info.splits.items()},
     }
+
+
+def source_signature(dataset, data_dir=None, download=True, skip_bad_images=True) -> str:
+    """A string that changes when the data does: the tfds name, version and data dir, or a hash of a folder's
+    files (paths, sizes, modification times). Keys caches of features computed from the data."""
+    if is_image_folder(dataset):
+        scan = _folder_scan(dataset, skip_bad_images)
+        digest = hashlib.sha1()
+        for rel in scan.files:
+            stat = os.stat(os.path.join(scan.root, rel))
+            digest.update(f"{rel}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode("utf-8"))
+        return f"folder:{scan.root}:{digest.hexdigest()}"
+    builder = _builder(dataset, data_dir, download)
+    return f"tfds:{builder.name}:{builder.info.full_name}:{resolve_data_dir(data_dir)}"
+
+
+def default_test_split(dataset, data_dir=None, download=True):
+    """The split real images are compared from: "test" where the dataset has one, else "train" (folders)."""
+    if is_image_folder(dataset):
+        return "train"
+    return "test" if "test" in _builder(dataset, data_dir, download).info.splits else "train"
 
 
 def split_size(dataset="mnist", split="train", data_dir=None, download=True, skip_bad_images=True):

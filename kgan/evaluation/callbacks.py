@@ -9,10 +9,8 @@ import numpy as np
 import tensorflow as tf
 
 from kgan.checks import one_line, set_aside, write_json_atomic
-from kgan.evaluation import metrics
+from kgan.evaluation import extractors, metrics, scoring
 from kgan.evaluation.sampling import batch_seed, batches, draw_inputs
-from kgan.evaluation import scoring
-from kgan.evaluation.scoring import check_image_shape, classify
 from kgan.training.checkpoint import save_atomic
 from kgan.training.state import TrainingState
 
@@ -22,7 +20,7 @@ HOLDOUT_SPLIT = "train[-5000:]"
 
 
 class EvaluationCallback(keras.callbacks.Callback):
-    """Every N epochs, scores samples with the shipped MNIST classifier and keeps the best model.
+    """Every N epochs, scores samples (shipped MNIST classifier, or InceptionV3) and keeps the best model.
 
     Computes the Frechet distance (FID formula on the classifier's 128-d
     features) of ``num_samples`` generated images against real images, and
@@ -40,8 +38,10 @@ class EvaluationCallback(keras.callbacks.Callback):
     ``checkpoint_path`` (written to a temporary file in the same folder, then
     renamed over the old one: a crash never leaves a half-written best
     model), with ``<checkpoint_path minus .keras>.json`` recording the epoch and
-    the values. Only 28x28x1 models can be scored (``on_train_begin`` raises
-    ValueError otherwise).
+    the values. With the default feature extractor only 28x28x1 models can be
+    scored (``on_train_begin`` raises ValueError otherwise); pass
+    ``feature_extractor=kgan.evaluation.extractors.inception_v3()`` for any other
+    images (the Frechet distance is then the FID, the score the Inception Score on all samples).
 
     With ``log_dir``, writes TensorBoard scalars ``frechet_distance``,
     ``classifier_score`` and ``best_frechet_distance`` under
@@ -57,9 +57,10 @@ class EvaluationCallback(keras.callbacks.Callback):
       checkpoint_path: where to keep the best model, e.g. ``runs/x/best.keras``
         (None: keep nothing).
       log_dir: TensorBoard log folder (None: no summaries).
-      real_images: optional real images ``[M, 28, 28, 1]`` in [-1, 1] (numpy,
+      real_images: optional real images ``[M, H, W, C]`` in [-1, 1] (numpy,
         or a tf.data.Dataset of images or ``(images, labels)`` batches).
-      dataset: tfds dataset of the real images when ``real_images`` is None.
+      dataset: tfds dataset or image folder of the real images when ``real_images`` is None
+        (cropped, resized and converted to the model's image shape).
       data_dir: its tfds data dir.
       num_real: real images used when loading them (a seeded subset if the
         split is larger).
@@ -69,11 +70,12 @@ class EvaluationCallback(keras.callbacks.Callback):
       real_split: the tfds split the real images come from.
       state: the run's `kgan.training.TrainingState`: nothing is scored or
         kept once training diverged.
+      feature_extractor: a `kgan.evaluation.extractors.FeatureExtractor` (None: the shipped MNIST classifier).
     """
 
     def __init__(self, every_n_epochs=1, num_samples=2000, checkpoint_path=None, log_dir=None, real_images=None,
                  dataset="mnist", data_dir=None, num_real=10000, seed=0, name="evaluation", verbose=1,
-                 real_split=HOLDOUT_SPLIT, state=None):
+                 real_split=HOLDOUT_SPLIT, state=None, feature_extractor=None):
         super().__init__()
         for arg, value, minimum in (("every_n_epochs", every_n_epochs, 1), ("num_samples", num_samples, 2),
                                     ("num_real", num_real, 2)):
@@ -88,6 +90,7 @@ class EvaluationCallback(keras.callbacks.Callback):
         self.real_images = real_images
         self.dataset, self.data_dir, self.num_real, self.real_split = dataset, data_dir, num_real, real_split
         self.state = state if state is not None else TrainingState()
+        self.feature_extractor = feature_extractor
         self.seed = seed
         self.name = name
         self.verbose = verbose
@@ -101,20 +104,29 @@ class EvaluationCallback(keras.callbacks.Callback):
 
     # ---- setup -------------------------------------------------------------------
 
+    @property
+    def extractor(self):
+        """The `FeatureExtractor` the scores are computed with."""
+        if self.feature_extractor is None:
+            self.feature_extractor = extractors.mnist_classifier()
+        return self.feature_extractor
+
     def _real_features(self):
         images = self.real_images
         if images is None:
-            images, _ = scoring.real_images(self.real_split, self.num_real, self.seed, self.dataset, self.data_dir)
+            height, _, channels = self.model.image_shape
+            images, _ = scoring.real_images(self.real_split, self.num_real, self.seed, self.dataset, self.data_dir,
+                                            image_size=height, channels=channels)
         elif isinstance(images, tf.data.Dataset):
             batches = [batch[0] if isinstance(batch, (tuple, list)) else batch for batch in images.as_numpy_iterator()]
             images = np.concatenate(batches)
         images = np.asarray(images, np.float32)
-        check_image_shape(images.shape[1:], "The real image set")
-        return classify(images)[1]
+        self.extractor.check(images.shape[1:], "The real image set")
+        return self.extractor(images)[1]
 
     def prepare(self):
         """Computes the real feature statistics and the fixed latents (done by ``on_train_begin``)."""
-        check_image_shape(self.model.image_shape, "The model")
+        self.extractor.check(self.model.image_shape, "The model")
         if self.real_statistics is None:
             features = self._real_features()
             self.real_statistics = metrics.feature_statistics(features)
@@ -152,13 +164,14 @@ class EvaluationCallback(keras.callbacks.Callback):
     # ---- evaluation ------------------------------------------------------------------
 
     def measure(self):
-        """Scores the model now: dict(frechet_distance, classifier_score)."""
+        """Scores the model now: dict(frechet_distance, classifier_score or inception_score)."""
         images = np.concatenate([keras.ops.convert_to_numpy(self.model.generator(latents, training=False))
                                  for latents in self._latents]).astype(np.float32)
-        logits, features = classify(images)
+        logits, features = self.extractor(images)
         mean, covariance = metrics.feature_statistics(features)
+        score_name = "inception_score" if self.extractor.kind == "inception" else "classifier_score"
         return {"frechet_distance": metrics.frechet_distance_from_statistics(mean, covariance, *self.real_statistics),
-                "classifier_score": metrics.classifier_score(logits)}
+                score_name: metrics.classifier_score(logits)}
 
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every_n_epochs or self.state.diverged:
@@ -183,14 +196,16 @@ class EvaluationCallback(keras.callbacks.Callback):
             self._writer.flush()
         if self.verbose:
             saved = f"; saved {self.checkpoint_path}" if improved and self.checkpoint_path else ""
+            score_name = next(key for key in values if key != "frechet_distance")
             print(f"Epoch {step}: Frechet distance {value:.3f} (best {self.best_value:.3f} at epoch "
-                  f"{self.best_epoch}{saved}), classifier score {values['classifier_score']:.3f} "
-                  f"[{self.num_samples} samples vs {self.real_count} real images]", flush=True)
+                  f"{self.best_epoch}{saved}), {score_name.replace('_', ' ')} {values[score_name]:.3f} "
+                  f"[{self.extractor.name}; {self.num_samples} samples vs {self.real_count} real images]", flush=True)
         return values
 
     def _save_best(self, step, values):
         save_atomic(self.model, self.checkpoint_path)
-        record = {"epoch": step, **values, "num_samples": self.num_samples, "num_real": self.real_count,
+        record = {"epoch": step, **values, "feature_extractor": self.extractor.name,
+                  "num_samples": self.num_samples, "num_real": self.real_count,
                   "real": self._real_source(), "checkpoint": os.path.basename(self.checkpoint_path)}
         write_json_atomic(self.checkpoint_path[:-len(".keras")] + ".json", record)
 

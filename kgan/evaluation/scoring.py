@@ -1,4 +1,4 @@
-"""Scores a GAN's samples with kgan's shipped MNIST classifier (no Inception weights needed).
+"""Scores a GAN's samples: kgan's shipped MNIST classifier for 28x28x1 images, InceptionV3 for any other.
 
 ``evaluate(source)`` draws samples from a model (`kgan.evaluation.sampling`)
 and compares them with real MNIST test images through the classifier of
@@ -11,17 +11,28 @@ model's contract declares. ``reference_metrics()`` scores real TRAIN images
 the same way: what a generator that reproduces the training distribution would
 get, to print alongside. Every number comes with its sample sizes (Frechet
 distances are biased upward at small n: compare values at equal sizes only).
+Any other image shape (or ``feature_extractor="inception"``) is scored on
+InceptionV3's pool features (`kgan.evaluation.extractors`): Inception Score
+(10 splits, mean and std), FID, KID (unbiased, mean and std over subsets) and
+precision/recall/density/coverage. The real images' features are cached per
+dataset, split, image shape, sample size and feature network, in memory and
+under ``<data dir>/kgan_reference_features``.
 """
 
+import hashlib
+import io
+import json
+import os
 import time
+import warnings
 
 import numpy as np
 
-from kgan.checks import check_count
+from kgan.checks import check_count, write_bytes_atomic
 from kgan.data import pipeline
 from kgan.evaluation import classifier as classifier_lib
-from kgan.evaluation import metrics
-from kgan.evaluation.sampling import BATCH_SIZE, batches, open_sampler
+from kgan.evaluation import extractors, metrics
+from kgan.evaluation.sampling import BATCH_SIZE, open_sampler
 
 __all__ = [
     "PRECISION_RECALL_K",
@@ -37,6 +48,9 @@ __all__ = [
 
 PRECISION_RECALL_K = 3
 DENSITY_COVERAGE_K = 5
+INCEPTION_SCORE_SPLITS = 10
+KID_SUBSETS = 100
+KID_SUBSET_SIZE = 1000
 
 
 def check_image_shape(image_shape, what="The model"):
@@ -56,16 +70,7 @@ def check_image_shape(image_shape, what="The model"):
 
 # ---- real data and the classifier ------------------------------------------------
 
-_CLASSIFIER = []
 _REAL_CACHE = {}
-
-
-def _classifier():
-    """The shipped classifier -> (logits, features); its layers are float32 whatever the global dtype
-    policy (a mixed-precision training run must not change the metrics)."""
-    if not _CLASSIFIER:
-        _CLASSIFIER.append(classifier_lib.classifier_features(classifier_lib.load_mnist_classifier()))
-    return _CLASSIFIER[0]
 
 
 def classify(images, batch_size=BATCH_SIZE):
@@ -78,29 +83,22 @@ def classify(images, batch_size=BATCH_SIZE):
     Returns:
       (logits float64 ``[N, 10]``, features float64 ``[N, 128]``).
     """
-    images = np.asarray(images, np.float32)
-    check_image_shape(images.shape[1:], "The image array")
-    if not np.all(np.isfinite(images)) or np.abs(images).max(initial=0.0) > 1.0 + 1e-3:
-        raise ValueError("Images must be finite and in [-1, 1] (pixels / 127.5 - 1).")
-    model = _classifier()
-    logits, features = [], []
-    for _, start, stop in batches(len(images), batch_size):
-        out = model.predict_on_batch(images[start:stop])
-        logits.append(np.asarray(out[0], np.float64))
-        features.append(np.asarray(out[1], np.float64))
-    return np.concatenate(logits), np.concatenate(features)
+    extractor = extractors.mnist_classifier()
+    return extractors.FeatureExtractor(**{**extractor.__dict__, "batch_size": batch_size})(images)
 
 
-def real_images(split="test", num_images=None, seed=0, dataset="mnist", data_dir=None, image_size=None):
+def real_images(split="test", num_images=None, seed=0, dataset="mnist", data_dir=None, image_size=None,
+                channels=None):
     """Real images with labels: the whole split, or a seeded random subset of it.
 
     Args:
       split: a tfds split, e.g. "test" or "train[-5000:]".
       num_images: how many (None or more than the split holds: all, in order).
       seed: seed of the subset.
-      dataset: tfds dataset prepared in the data dir (see `kgan.data`).
+      dataset: a tfds dataset or an image folder (see `kgan.data.load_images`).
       data_dir: tfds data dir (default: kgan's).
-      image_size: resize to this square size (None: as stored).
+      image_size: crop and resize to this square size (None: as stored).
+      channels: convert to 1 or 3 channels (None: as stored).
 
     Returns:
       (images float32 ``[N, H, W, C]`` in [-1, 1], labels int32 ``[N]``).
@@ -111,10 +109,13 @@ def real_images(split="test", num_images=None, seed=0, dataset="mnist", data_dir
     else:
         keep = np.zeros(total, bool)
         keep[np.random.default_rng(seed).choice(total, check_count("num_images", num_images), replace=False)] = True
-    ds = pipeline.load_images(dataset, split, batch_size=1000, image_size=image_size, with_labels=True,
-                          data_dir=data_dir, shuffle=False, drop_remainder=False, cache=False)
+    labelled = pipeline.dataset_spec(dataset, data_dir)["num_classes"] is not None
+    ds = pipeline.load_images(dataset, split, batch_size=1000, image_size=image_size, with_labels=labelled,
+                              data_dir=data_dir, shuffle=False, drop_remainder=False, cache=False, channels=channels)
     images, labels, offset = [], [], 0
-    for batch_images, batch_labels in ds.as_numpy_iterator():
+    for batch in ds.as_numpy_iterator():
+        # Unlabelled data (LSUN, a flat folder) gets label -1.
+        batch_images, batch_labels = batch if labelled else (batch, np.full(len(batch), -1, np.int32))
         count = len(batch_labels)
         mask = slice(None) if keep is None else keep[offset:offset + count]
         images.append(batch_images[mask])
@@ -123,21 +124,53 @@ def real_images(split="test", num_images=None, seed=0, dataset="mnist", data_dir
     return np.concatenate(images).astype(np.float32), np.concatenate(labels).astype(np.int32)
 
 
-def _real_scores(split, num_images, seed, dataset, data_dir):
-    """Cached classifier outputs of real images: dict(logits, features, labels)."""
-    key = (split, num_images, seed, dataset, pipeline.resolve_data_dir(data_dir))
-    if key not in _REAL_CACHE:
-        images, labels = real_images(split, num_images, seed, dataset, data_dir)
-        check_image_shape(images.shape[1:], f"The {dataset} dataset")
-        logits, features = classify(images)
-        _REAL_CACHE[key] = {"logits": logits, "features": features, "labels": labels}
-    return _REAL_CACHE[key]
+def _real_scores(split, num_images, seed, dataset, data_dir, extractor=None, image_shape=(28, 28, 1)):
+    """Cached feature-network outputs of real images: dict(logits, features, labels).
+
+    Cached in memory and on disk (``<data dir>/kgan_reference_features/<hash>.npz``, written atomically,
+    ignored when unreadable), keyed by the data's signature, split, count, seed, image shape and network.
+    """
+    extractor = extractor or extractors.mnist_classifier()
+    identity = {"data": pipeline.source_signature(dataset, data_dir), "split": split, "num_images": num_images,
+                "seed": seed, "image_shape": list(image_shape), "features": extractor.key}
+    key = hashlib.sha1(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:24]
+    if key in _REAL_CACHE:
+        return _REAL_CACHE[key]
+    path = os.path.join(pipeline.resolve_data_dir(data_dir), "kgan_reference_features", f"{key}.npz")
+    cached = _read_cached_features(path)
+    if cached is None:
+        height, _, channels = image_shape
+        images, labels = real_images(split, num_images, seed, dataset, data_dir, image_size=height, channels=channels)
+        extractor.check(images.shape[1:], f"The {dataset} dataset")
+        logits, features = extractor(images)
+        cached = {"logits": logits, "features": features, "labels": labels}
+        _write_cached_features(path, cached, identity)
+    _REAL_CACHE[key] = cached
+    return cached
+
+
+def _read_cached_features(path):
+    try:
+        with np.load(path) as arrays:
+            return {name: arrays[name] for name in ("logits", "features", "labels")}
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _write_cached_features(path, arrays, identity):
+    buffer = io.BytesIO()
+    np.savez(buffer, identity=json.dumps(identity), **arrays)
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        write_bytes_atomic(path, buffer.getvalue())
+    except OSError as error:  # a read-only data dir costs the cache, not the evaluation
+        warnings.warn(f"Could not cache the real-image features in {path} ({error}).")
 
 
 # ---- the metric table ------------------------------------------------------------
 
 
-def score(fake_logits, fake_features, real_features, labels=None, codes=None):
+def score(fake_logits, fake_features, real_features, labels=None, codes=None, extractor_kind="classifier"):
     """Every applicable metric, each with its sample sizes.
 
     Args:
@@ -149,6 +182,9 @@ def score(fake_logits, fake_features, real_features, labels=None, codes=None):
         the others ``label_accuracy_<name>``).
       codes: the samples' unsupervised categorical codes ->
         ``code_accuracy`` (likewise suffixed): ``{input name: (ids, num_categories)}``.
+      extractor_kind: "classifier" (the MNIST classifier's logits and features: the label and code
+        accuracies apply) or "inception" (ImageNet logits: inception_score, fid and kid instead of
+        classifier_score and frechet_distance; no label or code accuracy).
 
     Returns:
       dict: ``num_samples``, ``num_real`` and one entry per metric, a dict with
@@ -161,15 +197,29 @@ def score(fake_logits, fake_features, real_features, labels=None, codes=None):
     predicted = np.argmax(fake_logits, axis=1).astype(np.int32)
     precision, recall = metrics.precision_recall(real_features, fake_features, PRECISION_RECALL_K)
     density, coverage = metrics.density_coverage(real_features, fake_features, DENSITY_COVERAGE_K)
-    result = {
-        **sizes,
-        "classifier_score": {"value": metrics.classifier_score(fake_logits), "num_samples": n},
-        "frechet_distance": {"value": metrics.frechet_distance(fake_features, real_features), **sizes},
+    result = {**sizes}
+    if extractor_kind == "inception":
+        splits = min(INCEPTION_SCORE_SPLITS, n)
+        is_mean, is_std = metrics.inception_score(fake_logits, splits)
+        kid_mean, kid_std = metrics.kernel_inception_distance(real_features, fake_features, KID_SUBSETS,
+                                                              KID_SUBSET_SIZE)
+        result.update({
+            "inception_score": {"value": is_mean, "std": is_std, "splits": splits, "num_samples": n},
+            "fid": {"value": metrics.frechet_distance(fake_features, real_features), **sizes},
+            "kid": {"value": kid_mean, "std": kid_std, "subsets": KID_SUBSETS,
+                    "subset_size": min(KID_SUBSET_SIZE, n, m), **sizes}})
+    else:
+        result.update({
+            "classifier_score": {"value": metrics.classifier_score(fake_logits), "num_samples": n},
+            "frechet_distance": {"value": metrics.frechet_distance(fake_features, real_features), **sizes}})
+    result.update({
         "precision": {"value": precision, "k": PRECISION_RECALL_K, **sizes},
         "recall": {"value": recall, "k": PRECISION_RECALL_K, **sizes},
         "density": {"value": density, "k": DENSITY_COVERAGE_K, **sizes},
         "coverage": {"value": coverage, "k": DENSITY_COVERAGE_K, **sizes},
-    }
+    })
+    if extractor_kind == "inception":
+        return result
     if labels is not None and not isinstance(labels, dict):
         labels = {"label": labels}
     for index, (name, ids) in enumerate((labels or {}).items()):
@@ -191,14 +241,15 @@ def _check_sizes(num_samples):
     return num_samples
 
 
-def _num_real(num_samples, num_real, dataset, data_dir):
+def _num_real(num_samples, num_real, dataset, data_dir, split):
     if num_real is None:
-        return min(num_samples, pipeline.split_size(dataset, "test", data_dir))
+        return min(num_samples, pipeline.split_size(dataset, split, data_dir))
     return _check_sizes(num_real)
 
 
-def evaluate(source, num_samples=10000, seed=0, data_dir=None, dataset="mnist", num_real=None):
-    """Scores a model's samples against real test images.
+def evaluate(source, num_samples=10000, seed=0, data_dir=None, dataset="mnist", num_real=None, split=None,
+             feature_extractor="auto", inception_weights="imagenet"):
+    """Scores a model's samples against real images.
 
     Args:
       source: a `kgan.GAN`, a `Sampler`, a `kgan.serving.LoadedGAN`, a run
@@ -206,37 +257,47 @@ def evaluate(source, num_samples=10000, seed=0, data_dir=None, dataset="mnist", 
       num_samples: generated samples.
       seed: seed of the samples (and of the real subset, if one is drawn).
       data_dir: tfds data dir holding the dataset (default: kgan's).
-      dataset: the real data (the classifier is trained on "mnist").
-      num_real: real test images (default: ``min(num_samples, test size)``,
+      dataset: the real data: a tfds name or an image folder, cropped, resized and
+        converted to the model's image shape.
+      num_real: real images (default: ``min(num_samples, split size)``,
         all 10000 for MNIST at the default ``num_samples``; a seeded subset
         when smaller).
+      split: the real images' split (default: "test", or "train" where there is none, e.g. a folder).
+      feature_extractor: "auto" (the MNIST classifier for 28x28x1, else InceptionV3), "classifier"
+        or "inception".
+      inception_weights: "imagenet", a weights file, or None (random: tests only); see
+        `kgan.evaluation.extractors.inception_v3`.
 
     Returns:
-      dict of `score`'s entries plus ``model`` (description), ``family``,
-      ``seed`` and ``wall_time_s``.
+      dict of `score`'s entries plus ``model`` (description), ``family``, ``seed``,
+      ``feature_extractor``, ``real_data`` and ``wall_time_s``.
 
     Raises:
-      ValueError: not 28x28x1 images, too few samples, an unloadable model.
+      ValueError: a shape the extractor cannot score, too few samples, an unloadable model.
       FileNotFoundError: a missing path. `kgan.data.DataNotFoundError`: the
         dataset is not prepared.
     """
     start = time.time()
     num_samples = _check_sizes(num_samples)
     sampler = open_sampler(source)
-    check_image_shape(sampler.image_shape, f"The model {sampler.description}")
-    num_real = _num_real(num_samples, num_real, dataset, data_dir)
-    real = _real_scores("test", num_real, seed, dataset, data_dir)
+    extractor = extractors.default_extractor(sampler.image_shape, feature_extractor, inception_weights)
+    extractor.check(sampler.image_shape, f"The model {sampler.description}")
+    split = split or pipeline.default_test_split(dataset, data_dir)
+    num_real = _num_real(num_samples, num_real, dataset, data_dir, split)
+    real = _real_scores(split, num_real, seed, dataset, data_dir, extractor, sampler.image_shape)
     samples = sampler.sample(num_samples, seed)
-    logits, features = classify(samples["images"])
+    logits, features = extractor(samples["images"])
     contract = sampler.contract
     result = score(logits, features, real["features"],
                    labels={spec.name: samples[spec.name] for spec in contract.class_inputs},
-                   codes={spec.name: (samples[spec.name], spec.size) for spec in contract.code_inputs})
+                   codes={spec.name: (samples[spec.name], spec.size) for spec in contract.code_inputs},
+                   extractor_kind=extractor.kind)
     return {"model": sampler.description, "family": sampler.family, "seed": seed, **result,
-            "wall_time_s": time.time() - start}
+            "feature_extractor": extractor.name, "real_data": f"{dataset} {split}", "wall_time_s": time.time() - start}
 
 
-def reference_metrics(num_samples=10000, data_dir=None, seed=0, dataset="mnist", num_real=None):
+def reference_metrics(num_samples=10000, data_dir=None, seed=0, dataset="mnist", num_real=None, split=None,
+                      image_shape=None, feature_extractor="auto", inception_weights="imagenet"):
     """The metrics of real TRAIN images scored as if they were samples, against the real test set.
 
     What a generator reproducing the training distribution would score, at
@@ -244,46 +305,71 @@ def reference_metrics(num_samples=10000, data_dir=None, seed=0, dataset="mnist",
     and ``num_real``). ``label_accuracy`` is the classifier's accuracy on
     those train images (the best a CGAN can score).
 
+    Args:
+      image_shape: the shape the images are scored at (default: the dataset's, 28x28x1 for MNIST).
+      split: the real test split (see `evaluate`); it must not be "train".
+      Other arguments: as in `evaluate`.
+
     Returns:
       dict like `evaluate`'s, with ``model`` "real train images" and ``family`` "real".
     """
     start = time.time()
     num_samples = _check_sizes(num_samples)
-    num_real = _num_real(num_samples, num_real, dataset, data_dir)
-    real = _real_scores("test", num_real, seed, dataset, data_dir)
-    train = _real_scores("train", num_samples, seed, dataset, data_dir)
-    result = score(train["logits"], train["features"], real["features"], labels=train["labels"])
+    split = split or pipeline.default_test_split(dataset, data_dir)
+    if split.split("[")[0] == "train":
+        raise ValueError(f"The reference row scores train images against the {split!r} split, which is train "
+                         "images too: pass a test split, or skip the reference (--noreference).")
+    image_shape = tuple(image_shape or pipeline.dataset_spec(dataset, data_dir)["image_shape"])
+    extractor = extractors.default_extractor(image_shape, feature_extractor, inception_weights)
+    num_real = _num_real(num_samples, num_real, dataset, data_dir, split)
+    real = _real_scores(split, num_real, seed, dataset, data_dir, extractor, image_shape)
+    train = _real_scores("train", num_samples, seed, dataset, data_dir, extractor, image_shape)
+    result = score(train["logits"], train["features"], real["features"],
+                   labels=train["labels"] if extractor.kind == "classifier" else None, extractor_kind=extractor.kind)
     return {"model": f"real {dataset} train images (reference)", "family": "real", "seed": seed, **result,
-            "wall_time_s": time.time() - start}
+            "feature_extractor": extractor.name, "real_data": f"{dataset} {split}", "wall_time_s": time.time() - start}
 
 
 _COLUMNS = (("classifier_score", "CS", "{:.3f}"), ("frechet_distance", "FD", "{:.3f}"),
+            ("inception_score", "IS", "{:.3f}"), ("fid", "FID", "{:.2f}"), ("kid", "KID", "{:.4f}"),
             ("precision", "P", "{:.3f}"), ("recall", "R", "{:.3f}"), ("density", "D", "{:.3f}"),
             ("coverage", "C", "{:.3f}"), ("label_accuracy", "label", "{:.4f}"), ("code_accuracy", "code", "{:.4f}"))
+
+
+def _cell(entry, fmt):
+    text = fmt.format(entry["value"])
+    return f"{text}±{fmt.format(entry['std'])}" if "std" in entry else text
 
 
 def format_table(results):
     """A plain-text table of `evaluate` / `reference_metrics` results, one row each.
 
-    Columns: n_fake (samples), n_real (real test images), CS (classifier score,
-    higher is better, 10 max), FD (Frechet distance, lower is better), P/R
-    (precision/recall, k=3), D/C (density/coverage, k=5), label (CGAN label
-    accuracy), code (InfoGAN code->class accuracy), time (s). "-" = not
-    applicable. Accuracies of further class/code inputs are in the results, not the table.
+    Columns (those any row has): n_fake (samples), n_real (real images), CS
+    (classifier score, higher is better, 10 max), FD (Frechet distance on the
+    classifier's features, lower is better), IS (Inception Score, mean±std over
+    10 splits), FID, KID (mean±std over subsets), P/R (precision/recall, k=3),
+    D/C (density/coverage, k=5), label (CGAN label accuracy), code (InfoGAN
+    code->class accuracy), time (s). "-" = not applicable. The legend names
+    the feature network of every row. Accuracies of further class/code inputs are
+    in the results, not the table.
     """
-    header = ["model", "n_fake", "n_real"] + [short for _, short, _ in _COLUMNS] + ["time_s"]
+    columns = [(key, short, fmt) for key, short, fmt in _COLUMNS if any(key in result for result in results)]
+    header = ["model", "n_fake", "n_real"] + [short for _, short, _ in columns] + ["time_s"]
     rows = []
     for result in results:
         row = [str(result["model"]), str(result["num_samples"]), str(result["num_real"])]
-        row += [fmt.format(result[key]["value"]) if key in result else "-" for key, _, fmt in _COLUMNS]
+        row += [_cell(result[key], fmt) if key in result else "-" for key, _, fmt in columns]
         row.append(f"{result.get('wall_time_s', float('nan')):.1f}")
         rows.append(row)
     widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(r, widths)))
              for r in [header] + rows]
-    legend = (f"CS: classifier score (Inception-Score formula, shipped MNIST classifier, max 10); FD: Frechet "
-              f"distance on its 128-d features (lower is better; biased at small n); P/R: precision/recall "
-              f"(k={PRECISION_RECALL_K}); D/C: density/coverage (k={DENSITY_COVERAGE_K}); label: CGAN samples "
-              f"classified as their label; code: InfoGAN code->class accuracy (best one-to-one map); n_fake "
-              f"samples vs n_real real test images.")
+    names = sorted({result.get("feature_extractor", "kgan MNIST classifier (128-d features)") for result in results})
+    real = sorted({result["real_data"] for result in results if "real_data" in result})
+    legend = (f"Features: {'; '.join(names)}. CS: classifier score (Inception-Score formula on the MNIST "
+              f"classifier, max 10); FD: Frechet distance on its features; IS: Inception Score; FID/KID: Frechet / "
+              f"kernel (unbiased MMD^2) Inception distance (lower is better; FID is biased at small n); P/R: "
+              f"precision/recall (k={PRECISION_RECALL_K}); D/C: density/coverage (k={DENSITY_COVERAGE_K}); label: "
+              f"CGAN samples classified as their label; code: InfoGAN code->class accuracy (best one-to-one map); "
+              f"n_fake samples vs n_real real images{' (' + ', '.join(real) + ')' if real else ''}.")
     return "\n".join(lines + [legend])

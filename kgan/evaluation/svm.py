@@ -96,25 +96,23 @@ def select_subsets(labels, labels_per_class, num_validation, seed=0):
 
 
 def _load_split(dataset, split, data_dir, image_shape):
-    """All images of a split as uint8 (compact) with labels, resized to the model's size if needed."""
-    spec = pipeline.dataset_spec(dataset, data_dir)
-    height, width, channels = spec["image_shape"]
-    if channels != image_shape[2]:
-        raise ValueError(f"The model takes {image_shape[2]}-channel images but {dataset} has {channels} "
-                         f"channel(s); pass the --dataset it was trained on.")
-    image_size = None
-    if (height, width) != tuple(image_shape[:2]):
-        if image_shape[0] != image_shape[1]:
-            raise ValueError(f"The model takes {image_shape[0]}x{image_shape[1]} images; {dataset} has "
-                             f"{height}x{width} and only square resizing is supported.")
-        image_size = image_shape[0]
-    ds = pipeline.load_images(dataset, split, batch_size=1000, image_size=image_size, with_labels=True,
-                          data_dir=data_dir, shuffle=False, drop_remainder=False, cache=False)
+    """All images of a split as uint8 (compact) with labels, cropped/resized and converted to the model's shape."""
+    if image_shape[0] != image_shape[1]:
+        raise ValueError(f"The model takes {image_shape[0]}x{image_shape[1]} images; only square images are "
+                         "supported.")
+    ds = pipeline.load_images(dataset, split, batch_size=1000, image_size=image_shape[0], with_labels=True,
+                              data_dir=data_dir, shuffle=False, drop_remainder=False, cache=False,
+                              channels=image_shape[2])
     images, labels = [], []
     for batch_images, batch_labels in ds.as_numpy_iterator():
         images.append(np.round((batch_images + 1.0) * 127.5).astype(np.uint8))
         labels.append(batch_labels)
     return np.concatenate(images), np.concatenate(labels).astype(np.int32)
+
+
+def default_splits(dataset):
+    """(train split, test split) of the protocol: tfds' train/test; 80%/20% of an image folder."""
+    return ("train[:80%]", "train[80%:]") if pipeline.is_image_folder(dataset) else ("train", "test")
 
 
 def _to_float(images):
@@ -250,19 +248,22 @@ def _beats_inner_neighbour(by_c, chosen):
 
 
 def run_protocol(model, labels_per_class, dataset="mnist", data_dir=None, num_validation=1000, num_test=10000,
-                 seed=0, c_grid=C_GRID, feature_sets=FEATURE_SETS):
+                 seed=0, c_grid=C_GRID, feature_sets=FEATURE_SETS, train_split=None, test_split=None):
     """The DCGAN paper's SVM protocol on a model's D features and the two baselines.
 
     Args:
       model: a `kgan.GAN`, run directory / ``.keras`` file or export directory.
       labels_per_class: labelled training images per class.
-      dataset: tfds dataset ("mnist"; "cifar10" / "fashion_mnist" if prepared).
+      dataset: a labelled tfds dataset ("mnist", "cifar10", "svhn_cropped", ...) or an image folder with
+        class sub-folders; images are cropped, resized and converted to the model's shape.
       data_dir: tfds data dir (default: kgan's).
       num_validation: validation images (from the train split) to pick C.
       num_test: test images (all of the test split if it holds fewer).
       seed: seed of the subsets, the random D and the solver.
       c_grid: C values tried.
       feature_sets: any of "trained D", "random D", "pixels".
+      train_split: where the labelled and validation images come from (default: `default_splits`).
+      test_split: the test images (default: `default_splits`).
 
     Returns:
       dict: the settings and sizes (``num_train``, ``num_validation``,
@@ -279,9 +280,11 @@ def run_protocol(model, labels_per_class, dataset="mnist", data_dir=None, num_va
     start = time.time()
     extractors = feature_extractors(model, seed)
     image_shape = extractors["image_shape"]
-    train_images, train_labels = _load_split(dataset, "train", data_dir, image_shape)
+    default_train, default_test = default_splits(dataset)
+    train_split, test_split = train_split or default_train, test_split or default_test
+    train_images, train_labels = _load_split(dataset, train_split, data_dir, image_shape)
     train_idx, val_idx = select_subsets(train_labels, labels_per_class, num_validation, seed)
-    test_images, test_labels = _load_split(dataset, "test", data_dir, image_shape)
+    test_images, test_labels = _load_split(dataset, test_split, data_dir, image_shape)
     if num_test < len(test_labels):
         keep = np.sort(np.random.default_rng(seed).choice(len(test_labels), num_test, replace=False))
         test_images, test_labels = test_images[keep], test_labels[keep]
@@ -289,7 +292,8 @@ def run_protocol(model, labels_per_class, dataset="mnist", data_dir=None, num_va
                "validation": (train_images[val_idx], train_labels[val_idx]),
                "test": (test_images, test_labels)}
     del train_images
-    result = {"model": extractors["description"], "dataset": dataset, "labels_per_class": labels_per_class,
+    result = {"model": extractors["description"], "dataset": dataset, "train_split": train_split,
+              "test_split": test_split, "labels_per_class": labels_per_class,
               "num_classes": int(len(np.unique(train_labels))), "num_train": len(train_idx),
               "num_validation": len(val_idx), "num_test": len(test_labels), "seed": seed,
               "c_grid": [float(c) for c in c_grid], "data_wall_time_s": time.time() - start, "results": []}
