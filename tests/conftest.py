@@ -10,12 +10,13 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # Nothing in the tests may reach the network: every HTTP(S) request (tfds downloads, kgan's reachability check,
-# subprocesses included) goes to a closed local port and is refused at once.
+# subprocesses included) goes to a closed local port and is refused at once. Local connections (the gRPC of the
+# multi-worker tests) bypass it.
 OFFLINE_PROXY = "http://127.0.0.1:9"
 for _name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "FTP_PROXY", "ftp_proxy"):
     os.environ[_name] = OFFLINE_PROXY
 for _name in ("NO_PROXY", "no_proxy"):
-    os.environ.pop(_name, None)
+    os.environ[_name] = "localhost,127.0.0.1,::1"
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -332,10 +332,14 @@ def test_exports_refuse_what_their_contract_cannot_do(exported):
         svm.feature_extractors(exported["infogan"][1])
 
 
-def test_a_model_for_other_images_is_refused_by_the_svm(mnist_data_dir):
+def test_unlabelled_data_is_refused_by_the_svm(tmp_path, mnist_data_dir):
+    from PIL import Image
+
+    for i in range(4):
+        Image.fromarray(np.full((8, 8, 3), 40 * i, np.uint8)).save(tmp_path / f"{i}.png")
     color = kgan.DCGAN(image_shape=(32, 32, 3), generator_filters=2, discriminator_filters=2, seed=0)
-    with pytest.raises(ValueError, match="3-channel images but mnist has 1 channel.*--dataset it was trained on"):
-        svm.run_protocol(color, 1, data_dir=mnist_data_dir, num_validation=1, num_test=1)
+    with pytest.raises(ValueError, match="has no class labels .*one sub-folder per class"):
+        svm.run_protocol(color, 1, dataset=str(tmp_path), data_dir=mnist_data_dir, num_validation=1, num_test=1)
 
 
 # ---- 4. data ------------------------------------------------------------------------------------------------
@@ -447,7 +451,8 @@ def test_cli_flags_are_rejected_in_one_line(tmp_path):
         ("zoo.evaluate", [model, f"--output={folder}", "--overwrite"], 2, r"is a directory; pass a file name"),
         ("zoo.evaluate", [model, f"--output={missing_folder}"], 2, r"The folder of --output .* does not exist"),
         ("zoo.svm", [f"--model={model}", "--labels_per_class=0"], 1, r"--labels_per_class=0: 0 is not a positive"),
-        ("zoo.svm", [f"--model={model}", "--labels_per_class=2", "--dataset=svhn"], 1, r"--dataset=svhn"),
+        ("zoo.svm", [f"--model={model}", "--labels_per_class=2", "--dataset=svhn"], 2,
+         r"Unknown dataset 'svhn'.*Did you mean svhn_cropped"),
         ("zoo.svm", [f"--model={model}", "--labels_per_class=2", "--c_grid=1,nan"], 2,
          r"--c_grid must hold positive, finite numbers .*got '1,nan'"),
         ("zoo.svm", [f"--model={model}", "--labels_per_class=2", "--c_grid=inf"], 2, r"positive, finite"),

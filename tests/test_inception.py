@@ -84,14 +84,14 @@ def test_real_features_are_cached_in_memory_and_on_disk(tmp_path, monkeypatch):
     calls = []
     real_images = scoring.real_images
     monkeypatch.setattr(scoring, "real_images", lambda *a, **k: calls.append(a) or real_images(*a, **k))
-    first = scoring.evaluate(gan, num_samples=12, data_dir=data_dir, dataset=folder, inception_weights=None)
+    first = scoring.evaluate(gan, num_samples=8, data_dir=data_dir, dataset=folder, inception_weights=None)
     assert first["feature_extractor"].startswith("InceptionV3") and first["real_data"].endswith(" train")
-    assert first["num_real"] == 12 and len(calls) == 1
+    assert first["num_real"] == 8 and len(calls) == 1
     cache = os.path.join(data_dir, "kgan_reference_features")
     assert len(os.listdir(cache)) == 1
     scoring._REAL_CACHE.clear()  # a new process: read from disk
-    second = scoring.evaluate(gan, num_samples=12, data_dir=data_dir, dataset=folder, inception_weights=None)
+    second = scoring.evaluate(gan, num_samples=8, data_dir=data_dir, dataset=folder, inception_weights=None)
     assert len(calls) == 1 and second["fid"]["value"] == first["fid"]["value"]
     # Another sample size is another reference set.
-    scoring.evaluate(gan, num_samples=10, data_dir=data_dir, dataset=folder, inception_weights=None)
+    scoring.evaluate(gan, num_samples=7, data_dir=data_dir, dataset=folder, inception_weights=None)
     assert len(calls) == 2 and len(os.listdir(cache)) == 2

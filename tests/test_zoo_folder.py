@@ -3,6 +3,7 @@
 import json
 import os
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -35,6 +36,13 @@ def test_dcgan_on_a_64px_colour_folder(tmp_path, animals):
     assert grid.shape == (3 * 66 + 2, 3 * 66 + 2, 3)  # colour tiles, 2 px borders
     with open(run_dir / "run.json") as f:
         assert json.load(f)["flags"]["image_dir"] == animals
+    with open(version_dir / "kgan_metadata.json") as f:
+        metadata = json.load(f)
+    # No --eval_every for non-MNIST data by default: the final model is exported, float32 (the run is bf16).
+    assert metadata["exported"] == {"from": "final", "epoch": 1, "scores": None}
+    assert metadata["image_shape"] == [64, 64, 3] and not (run_dir / "best.keras").exists()
+    run_model = keras.models.load_model(run_dir / "model.keras")
+    assert run_model.generator.get_layer("deconv_1").compute_dtype == "bfloat16"
     gan = kgan.load(str(version_dir))
     images = gan.sample(4, seed=1)["images"]
     assert images.shape == (4, 64, 64, 3) and np.abs(images).max() <= 1

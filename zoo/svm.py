@@ -57,11 +57,12 @@ def run():
         import sklearn  # noqa: F401
     except ImportError:
         raise ValueError("zoo.svm needs scikit-learn: pip install scikit-learn") from None
-    from kgan import svm  # TensorFlow is imported only now: flag errors come back at once
+    from kgan import data, svm  # TensorFlow is imported only now: flag errors come back at once
 
     if FLAGS.image_dir and FLAGS["dataset"].present:
         raise ValueError("Pass --image_dir or --dataset, not both.")
     dataset = os.path.abspath(os.path.expanduser(FLAGS.image_dir)) if FLAGS.image_dir else FLAGS.dataset
+    data.dataset_spec(dataset, FLAGS.data_dir)  # an unknown name or folder fails before the model is read
     result = svm.run_protocol(FLAGS.model, FLAGS.labels_per_class, dataset=dataset, data_dir=FLAGS.data_dir,
                               num_validation=FLAGS.num_validation, num_test=FLAGS.num_test, seed=FLAGS.seed,
                               c_grid=c_grid, train_split=FLAGS.train_split, test_split=FLAGS.test_split)

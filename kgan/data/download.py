@@ -80,7 +80,7 @@ def check_network(hosts, timeout=PROBE_TIMEOUT_S):
         try:
             with socket.create_connection(address, timeout=timeout):
                 results[address] = None
-        except OSError as error:
+        except Exception as error:  # pylint: disable=broad-except  (OSError, or anything a resolver raises)
             results[address] = error
 
     threads = [threading.Thread(target=probe, args=(address,), daemon=True) for address in hosts]

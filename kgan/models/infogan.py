@@ -187,12 +187,22 @@ class InfoGAN(GAN):
         return config
 
 
+def _start_size(height, width):
+    """(h, w, extra doublings): G's projection size, S/4 up to 8, halved once per extra doubling beyond it."""
+    start_h, start_w, doublings = height // 4, width // 4, 0
+    while max(start_h, start_w) > 8 and start_h % 2 == 0 and start_w % 2 == 0:
+        start_h, start_w, doublings = start_h // 2, start_w // 2, doublings + 1
+    return start_h, start_w, doublings
+
+
 def build_infogan_generator(latent_dim=62, num_categories=10, num_continuous=2, image_shape=(28, 28, 1),
                             dtype=None):
     """The InfoGAN paper's MNIST generator (appendix C.1), for any (4k, 4k, C) size.
 
     ``[z, c_cat, c_cont]`` -> FC 1024 BN ReLU -> FC (S/4)^2*128 BN ReLU ->
-    4x4 up-conv 64 stride 2 BN ReLU -> 4x4 up-conv C stride 2 -> tanh. ``dtype`` is the
+    4x4 up-conv 64 stride 2 BN ReLU -> 4x4 up-conv C stride 2 -> tanh. Above 32 px the
+    projection stays at 8x8 and one 4x4 up-conv 128 stride 2 BN ReLU per doubling comes
+    before the paper's two (so the FC layer does not grow with the image). ``dtype`` is the
     hidden layers' dtype policy (None: Keras' global one); the output is float32.
 
     Returns:
@@ -207,10 +217,15 @@ def build_infogan_generator(latent_dim=62, num_categories=10, num_continuous=2, 
     x = keras.layers.Concatenate(name="z_codes", dtype=dtype)([z, categorical, continuous])
     x = keras.layers.Dense(1024, use_bias=False, kernel_initializer=dcgan_init(), name="fc_1", dtype=dtype)(x)
     x = keras.layers.ReLU(name="fc_1_relu", dtype=dtype)(dcgan_batch_norm("fc_1_bn", dtype)(x))
-    x = keras.layers.Dense(height // 4 * width // 4 * 128, use_bias=False, kernel_initializer=dcgan_init(),
+    start_h, start_w, doublings = _start_size(height, width)
+    x = keras.layers.Dense(start_h * start_w * 128, use_bias=False, kernel_initializer=dcgan_init(),
                            name="fc_2", dtype=dtype)(x)
     x = keras.layers.ReLU(name="fc_2_relu", dtype=dtype)(dcgan_batch_norm("fc_2_bn", dtype)(x))
-    x = keras.layers.Reshape((height // 4, width // 4, 128), name="reshape", dtype=dtype)(x)
+    x = keras.layers.Reshape((start_h, start_w, 128), name="reshape", dtype=dtype)(x)
+    for i in range(1, doublings + 1):
+        x = keras.layers.Conv2DTranspose(128, 4, strides=2, padding="same", use_bias=False,
+                                         kernel_initializer=dcgan_init(), name=f"deconv_up_{i}", dtype=dtype)(x)
+        x = keras.layers.ReLU(name=f"deconv_up_{i}_relu", dtype=dtype)(dcgan_batch_norm(f"deconv_up_{i}_bn", dtype)(x))
     x = keras.layers.Conv2DTranspose(64, 4, strides=2, padding="same", use_bias=False, kernel_initializer=dcgan_init(),
                                      name="deconv_1", dtype=dtype)(x)
     x = keras.layers.ReLU(name="deconv_1_relu", dtype=dtype)(dcgan_batch_norm("deconv_1_bn", dtype)(x))
@@ -224,7 +239,8 @@ def build_infogan_discriminator(image_shape=(28, 28, 1), num_categories=10, num_
                                 dtype=None):
     """The InfoGAN paper's MNIST discriminator with its Q head on the shared body.
 
-    Body: 4x4 conv 64 stride 2 lReLU -> 4x4 conv 128 stride 2 BN lReLU -> FC 1024 BN lReLU.
+    Body: 4x4 conv 64 stride 2 lReLU -> 4x4 conv 128 stride 2 BN lReLU -> FC 1024 BN lReLU; above
+    32 px one more 4x4 conv 128 stride 2 BN lReLU per doubling before the FC layer (it sees 8x8).
     D head: FC 1 (sigmoid) or FC 2 (softmax) logits. Q head: FC 128 BN lReLU ->
     categorical logits (K) and continuous means (L). ``dtype`` is the hidden layers' dtype
     policy (None: Keras' global one); the three outputs are float32.
@@ -242,6 +258,11 @@ def build_infogan_discriminator(image_shape=(28, 28, 1), num_categories=10, num_
     x = keras.layers.Conv2D(128, 4, strides=2, padding="same", use_bias=False, kernel_initializer=dcgan_init(),
                             name="conv_2", dtype=dtype)(x)
     x = keras.layers.LeakyReLU(0.1, name="conv_2_lrelu", dtype=dtype)(dcgan_batch_norm("conv_2_bn", dtype)(x))
+    for i in range(1, _start_size(*image_shape[:2])[2] + 1):
+        x = keras.layers.Conv2D(128, 4, strides=2, padding="same", use_bias=False, kernel_initializer=dcgan_init(),
+                                name=f"conv_down_{i}", dtype=dtype)(x)
+        x = keras.layers.LeakyReLU(0.1, name=f"conv_down_{i}_lrelu", dtype=dtype)(
+            dcgan_batch_norm(f"conv_down_{i}_bn", dtype)(x))
     x = keras.layers.Flatten(name="flatten", dtype=dtype)(x)
     x = keras.layers.Dense(1024, use_bias=False, kernel_initializer=dcgan_init(), name="fc", dtype=dtype)(x)
     body = keras.layers.LeakyReLU(0.1, name="body_features", dtype=dtype)(dcgan_batch_norm("fc_bn", dtype)(x))
