@@ -180,7 +180,9 @@ def _check_dataset_name(dataset, data_dir: str):
     if not isinstance(dataset, str) or not dataset.strip():
         raise ValueError(f"dataset must be a non-empty string (a tfds name or a folder), got {dataset!r}.")
     if not _is_registered(dataset) and not os.path.isdir(os.path.join(data_dir, _base_name(dataset))):
-        close = difflib.get_close_matches(_base_name(dataset), tfds.list_builders(with_community_datasets=False), n=3)
+        names = tfds.list_builders(with_community_datasets=False)
+        base = _base_name(dataset)
+        close = sorted(name for name in names if name.startswith(base))[:3] or difflib.get_close_matches(base, names, 3)
         hint = f" Did you mean {', '.join(close)}?" if close else ""
         raise ValueError(
             f"Unknown dataset {dataset!r}: not a registered tfds dataset, nor prepared in {data_dir}.{hint} "
