@@ -59,6 +59,14 @@ class FolderScan:
     def num_classes(self):
         return len(self.class_names) if self.class_names else None
 
+    def content_hash(self):
+        """A hash of the listed files' paths, sizes and modification times: changes when the images do."""
+        digest = hashlib.sha1()
+        for rel in self.files:
+            stat = os.stat(os.path.join(self.root, rel))
+            digest.update(f"{rel}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode("utf-8"))
+        return digest.hexdigest()
+
     def describe_bad(self):
         shown = "; ".join(f"{path}: {reason}" for path, reason in self.bad[:_LISTED_BAD_FILES])
         more = f" (and {len(self.bad) - _LISTED_BAD_FILES} more)" if len(self.bad) > _LISTED_BAD_FILES else ""
@@ -210,7 +218,8 @@ class FolderImages:
             raise ValueError(f"channels must be 1 (grayscale) or 3 (RGB), got {channels!r}.")
         self.scan = scan
         self.shape = (len(scan.files), image_size, image_size, channels)
-        key = hashlib.sha1(json.dumps(self._identity(), sort_keys=True).encode()).hexdigest()[:20]
+        identity = {"version": CACHE_VERSION, "root": scan.root, "shape": self.shape[1:], "files": scan.content_hash()}
+        key = hashlib.sha1(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:20]
         self.cache_path = os.path.join(os.path.abspath(os.path.expanduser(cache_dir)),
                                        f"{os.path.basename(scan.root) or 'root'}-{key}")
         self._lock = threading.Lock()
@@ -219,13 +228,6 @@ class FolderImages:
         self._done = np.full(len(scan.files), self.images is not None)
         if self.images is None:
             self.images = np.zeros(self.shape, np.uint8)
-
-    def _identity(self):
-        entries = []
-        for rel in self.scan.files:
-            stat = os.stat(os.path.join(self.scan.root, rel))
-            entries.append([rel, stat.st_size, stat.st_mtime_ns])
-        return {"version": CACHE_VERSION, "root": self.scan.root, "shape": self.shape[1:], "files": entries}
 
     @property
     def complete(self):

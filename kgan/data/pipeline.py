@@ -15,7 +15,6 @@ offline (measured: 204 s); GCS lookups are disabled in this release, and kgan pa
 from __future__ import annotations
 
 import difflib
-import hashlib
 import os
 import pathlib
 import re
@@ -370,11 +369,7 @@ def source_signature(dataset, data_dir=None, download=True, skip_bad_images=True
     files (paths, sizes, modification times). Keys caches of features computed from the data."""
     if is_image_folder(dataset):
         scan = _folder_scan(dataset, skip_bad_images)
-        digest = hashlib.sha1()
-        for rel in scan.files:
-            stat = os.stat(os.path.join(scan.root, rel))
-            digest.update(f"{rel}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode("utf-8"))
-        return f"folder:{scan.root}:{digest.hexdigest()}"
+        return f"folder:{scan.root}:{scan.content_hash()}"
     builder = _builder(dataset, data_dir, download)
     return f"tfds:{builder.name}:{builder.info.full_name}:{resolve_data_dir(data_dir)}"
 

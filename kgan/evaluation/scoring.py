@@ -19,6 +19,7 @@ dataset, split, image shape, sample size and feature network, in memory and
 under ``<data dir>/kgan_reference_features``.
 """
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -83,8 +84,7 @@ def classify(images, batch_size=BATCH_SIZE):
     Returns:
       (logits float64 ``[N, 10]``, features float64 ``[N, 128]``).
     """
-    extractor = extractors.mnist_classifier()
-    return extractors.FeatureExtractor(**{**extractor.__dict__, "batch_size": batch_size})(images)
+    return dataclasses.replace(extractors.mnist_classifier(), batch_size=batch_size)(images)
 
 
 def real_images(split="test", num_images=None, seed=0, dataset="mnist", data_dir=None, image_size=None,
