@@ -34,9 +34,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from kgan import augment as augment_lib
 from kgan import fused_adam, losses
 from kgan.checks import after_checks, check_positive_int, fresh_seed
 from kgan.contract import Contract, conditions_of, noise, pack
+from kgan.spectral_norm import SpectralNormalization
 
 LATENT_DISTRIBUTIONS = ("normal", "uniform")
 _NOISE_STATE_KEY = "noise_seed_state"
@@ -97,9 +99,20 @@ class GAN(keras.Model):
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         self.d_real_tracker = keras.metrics.Mean(name="d_real")  # mean D(x)
         self.d_fake_tracker = keras.metrics.Mean(name="d_fake")  # mean D(G(z))
+        self.penalty_tracker = keras.metrics.Mean(name="d_penalty")  # reported when a penalty is on
         self.d_steps = 1
+        self.loss = "classic"
         self.label_smoothing = 0.0
         self.generator_loss = "non_saturating"
+        self.objective = losses.get_objective()
+        self.gradient_penalty = 0.0
+        self.r1_gamma = 0.0
+        self.r1_every = 1
+        self.weight_clip = None
+        self.ema_decay = None
+        self.ema_start = 0
+        self.ema_generator = None
+        self.augment = ()
         self.fused_adam = True
 
     # ---- the family's description ---------------------------------------------
@@ -220,34 +233,65 @@ class GAN(keras.Model):
         """
         return None
 
+    def real_auxiliary_loss(self, real_aux, real_conditions):
+        """An extra loss on D's auxiliary outputs for real images, added to D's loss in the D step
+        (e.g. AC-GAN's class loss on real data). None means no extra term."""
+        return None
+
     # ---- the shared adversarial update --------------------------------------
 
     def compile(self, d_optimizer, g_optimizer, generator_loss="non_saturating", d_steps=1,
-                label_smoothing=0.0, fused_adam=True, **kwargs):
-        """Configures the adversarial update.
+                label_smoothing=0.0, fused_adam=True, loss="classic", gradient_penalty=0.0, r1_gamma=0.0,
+                r1_every=1, weight_clip=None, ema_decay=None, ema_start=0, augment=None, **kwargs):
+        """Configures the adversarial update and its options (all off by default: the classic algorithm).
 
         Args:
           d_optimizer: Keras optimizer (or identifier) for the discriminator.
           g_optimizer: Keras optimizer (or identifier) for the generator; must be
             a different object from ``d_optimizer``.
-          generator_loss: "non_saturating" (``-log D(G(z))``) or "minimax"
-            (``log(1 - D(G(z)))``).
+          generator_loss: the classic loss's G loss: "non_saturating" (``-log D(G(z))``)
+            or "minimax" (``log(1 - D(G(z)))``).
           d_steps: k, the discriminator updates per generator update.
-          label_smoothing: one-sided label smoothing (Salimans et al. 2016) in [0, 1): D's
-            real target is ``1 - label_smoothing``, the fake target stays 0.
+          label_smoothing: one-sided label smoothing (Salimans et al. 2016) in [0, 1) of the
+            classic loss: D's real target is ``1 - label_smoothing``, the fake target stays 0.
           fused_adam: apply plain `keras.optimizers.Adam` steps with TF's fused
             Adam kernel (same update, ~2% faster DCGAN steps on CPU; it forms
             ``1 - beta`` in float32, Keras in float64). See `kgan.fused_adam`.
+          loss: the objective, "classic", "hinge", "least_squares" or "wasserstein"
+            (the last needs ``gradient_penalty`` or ``weight_clip``); see `kgan.losses`.
+          gradient_penalty: lambda of the WGAN-GP penalty on real/fake interpolates (0: off).
+          r1_gamma: gamma of the R1 penalty ``gamma / 2 * E||grad D(x)||^2`` on real data (0: off).
+          r1_every: apply R1 every N D steps only, scaled by N (lazy regularization, StyleGAN2).
+          weight_clip: clip every D weight to [-c, c] after each D step (WGAN; None: off).
+          ema_decay: keep an exponential moving average of G's weights with this decay in
+            [0, 1), updated after every G step (None: off). When on, ``gan(z)``, `generate`,
+            sample grids, evaluation and exports use it (`inference_generator`).
+          ema_start: G steps during which the average just copies G (a warm-up).
+          augment: DiffAugment policy applied to every image D sees, e.g.
+            "translation,cutout,color" (None: off); see `kgan.augment`.
           **kwargs: passed to `keras.Model.compile` (e.g. ``jit_compile``,
             ``steps_per_execution``); no ``loss``/``optimizer``.
         """
-        losses.get_generator_loss(generator_loss)
+        objective = losses.get_objective(loss, generator_loss, label_smoothing)
         check_positive_int("d_steps", d_steps)
         if isinstance(label_smoothing, bool) or not 0.0 <= float(label_smoothing) < 1.0:
             raise ValueError(f"label_smoothing must be a float in [0, 1), got {label_smoothing!r}.")
         if not isinstance(fused_adam, bool):
             raise ValueError(f"fused_adam must be True or False, got {fused_adam!r}.")
-        for key in ("loss", "optimizer", "metrics"):
+        gradient_penalty, r1_gamma = _non_negative("gradient_penalty", gradient_penalty), \
+            _non_negative("r1_gamma", r1_gamma)
+        check_positive_int("r1_every", r1_every)
+        if weight_clip is not None and not _non_negative("weight_clip", weight_clip) > 0:
+            raise ValueError(f"weight_clip must be > 0 (or None: off), got {weight_clip!r}.")
+        if objective.needs_lipschitz and not (gradient_penalty or weight_clip):
+            raise ValueError("loss='wasserstein' needs a Lipschitz critic: pass gradient_penalty (e.g. 10, WGAN-GP) "
+                             "or weight_clip (e.g. 0.01, the original WGAN).")
+        if ema_decay is not None and (isinstance(ema_decay, bool) or not 0.0 <= float(ema_decay) < 1.0):
+            raise ValueError(f"ema_decay must be in [0, 1) (e.g. 0.999), or None for no average; got {ema_decay!r}.")
+        if isinstance(ema_start, bool) or not isinstance(ema_start, (int, np.integer)) or ema_start < 0:
+            raise ValueError(f"ema_start must be an int >= 0 (G steps before averaging starts), got {ema_start!r}.")
+        augment = augment_lib.parse_policy(augment)
+        for key in ("optimizer", "metrics"):
             if key in kwargs:
                 raise ValueError(
                     f"GAN.compile() does not take `{key}`: the adversarial losses, both "
@@ -268,11 +312,19 @@ class GAN(keras.Model):
         super().compile(optimizer=None, **kwargs)
         self.d_optimizer = d_optimizer
         self.g_optimizer = g_optimizer
+        self.loss = loss
+        self.objective = objective
         self.generator_loss = generator_loss
         self.d_steps = d_steps
         self.label_smoothing = float(label_smoothing)
         self.fused_adam = fused_adam
-        self._generator_loss_fn = losses.get_generator_loss(generator_loss)
+        self.gradient_penalty, self.r1_gamma, self.r1_every = gradient_penalty, r1_gamma, int(r1_every)
+        self.weight_clip = None if weight_clip is None else float(weight_clip)
+        self.ema_decay = None if ema_decay is None else float(ema_decay)
+        self.ema_start = int(ema_start)
+        self.augment = augment
+        if self.ema_decay is not None and self.ema_generator is None:
+            self.ema_generator = _averaged_copy(self.generator)
         # Built now (not lazily inside the first traced step) so that a loaded
         # model can restore the optimizers' state.
         self.d_optimizer.build(self.discriminator.trainable_variables)
@@ -288,6 +340,14 @@ class GAN(keras.Model):
             "d_steps": self.d_steps,
             "label_smoothing": self.label_smoothing,
             "fused_adam": self.fused_adam,
+            "loss": self.loss,
+            "gradient_penalty": self.gradient_penalty,
+            "r1_gamma": self.r1_gamma,
+            "r1_every": self.r1_every,
+            "weight_clip": self.weight_clip,
+            "ema_decay": self.ema_decay,
+            "ema_start": self.ema_start,
+            "augment": ",".join(self.augment) or None,
         }
 
     def compile_from_config(self, config):
@@ -297,11 +357,34 @@ class GAN(keras.Model):
         self.compile(**config)
 
     @property
+    def inference_generator(self):
+        """The generator that samples: the EMA generator when ``ema_decay`` is set, else G itself."""
+        return self.ema_generator if self.ema_generator is not None else self.generator
+
+    @property
+    def training_options(self):
+        """The options of the update that exports and run records report (objective, penalties, EMA, augment)."""
+        return {"loss": self.loss, "generator_loss": self.generator_loss, "d_steps": self.d_steps,
+                "label_smoothing": self.label_smoothing, "gradient_penalty": self.gradient_penalty,
+                "r1_gamma": self.r1_gamma, "r1_every": self.r1_every, "weight_clip": self.weight_clip,
+                "ema_decay": self.ema_decay, "ema_start": self.ema_start, "augment": list(self.augment),
+                "spectral_norm": self._spectrally_normalized()}
+
+    def _spectrally_normalized(self):
+        layers = self.discriminator._flatten_layers(include_self=False)  # pylint: disable=protected-access
+        return any(isinstance(layer, SpectralNormalization) for layer in layers)
+
+    @property
     def metrics(self):
-        return [self.d_loss_tracker, self.g_loss_tracker, self.d_real_tracker, self.d_fake_tracker]
+        trackers = [self.d_loss_tracker, self.g_loss_tracker, self.d_real_tracker, self.d_fake_tracker]
+        return trackers + ([self.penalty_tracker] if self._penalized else [])
+
+    @property
+    def _penalized(self):
+        return bool(self.gradient_penalty or self.r1_gamma)
 
     def call(self, inputs, training=False):
-        return self.generator(inputs, training=training)
+        return self.inference_generator(inputs, training=training)
 
     def discriminate(self, images, conditions=None, training=False, frozen=False):
         """Runs D and returns its logits.
@@ -383,10 +466,8 @@ class GAN(keras.Model):
         fake_logits, fake_aux = self.split_discriminator_outputs(
             self.discriminate(fake_images, self.fake_conditions(latents)))
         self.auxiliary_loss(fake_aux, latents, discriminator_step=True)
-        self._update_d_metrics(
-            losses.discriminator_loss(real_logits, fake_logits, self.label_smoothing), real_logits, fake_logits
-        )
-        self.g_loss_tracker.update_state(self._generator_loss_fn(fake_logits))
+        self._update_d_metrics(self.objective.discriminator(real_logits, fake_logits), real_logits, fake_logits)
+        self.g_loss_tracker.update_state(self.objective.generator(fake_logits))
         return self._logs()
 
     def _logs(self):
@@ -412,23 +493,76 @@ class GAN(keras.Model):
         """
         with tape:
             fake_logits, fake_aux = self.split_discriminator_outputs(self.discriminate(
-                fake_images, self.fake_conditions(latents), training=True, frozen=True))
-            g_loss = self._generator_loss_fn(fake_logits)
+                self._augmented(fake_images), self.fake_conditions(latents), training=True, frozen=True))
+            g_loss = self.objective.generator(fake_logits)
             objective = self._objective(g_loss, self.generator, self.g_optimizer, fake_aux, latents, False)
         self._apply(tape, self.g_optimizer, self.generator, objective)
+        if self.ema_generator is not None:
+            self._update_average()
         self.g_loss_tracker.update_state(g_loss)
         return g_loss
 
     def _discriminator_update(self, real_images, real_conditions, fake_images, latents):
+        real_images, fake_images = self._augmented(real_images), self._augmented(fake_images)
         with tf.GradientTape() as tape:
-            real_logits, _ = self.split_discriminator_outputs(
+            real_logits, real_aux = self.split_discriminator_outputs(
                 self.discriminate(real_images, real_conditions, training=True))
             fake_logits, fake_aux = self.split_discriminator_outputs(
                 self.discriminate(fake_images, self.fake_conditions(latents), training=True))
-            d_loss = losses.discriminator_loss(real_logits, fake_logits, self.label_smoothing)
-            objective = self._objective(d_loss, self.discriminator, self.d_optimizer, fake_aux, latents, True)
+            d_loss = self.objective.discriminator(real_logits, fake_logits)
+            total = d_loss
+            real_term = self.real_auxiliary_loss(real_aux, real_conditions)
+            if real_term is not None:
+                total += real_term
+            if self._penalized:
+                penalty = self._penalty(real_images, real_conditions, fake_images)
+                self.penalty_tracker.update_state(penalty)
+                total += penalty
+            objective = self._objective(total, self.discriminator, self.d_optimizer, fake_aux, latents, True)
         self._apply(tape, self.d_optimizer, self.discriminator, objective)
+        if self.weight_clip is not None:
+            for variable in self.discriminator.trainable_variables:
+                variable.assign(tf.clip_by_value(variable, -self.weight_clip, self.weight_clip))
         self._update_d_metrics(d_loss, real_logits, fake_logits)
+
+    def _penalty(self, real_images, real_conditions, fake_images):
+        """The weighted gradient penalties of this D step. D runs frozen in them (training mode), so
+        interpolates and the extra real pass move no BatchNorm statistics or power-iteration vectors."""
+
+        def critic(images):
+            logits, _ = self.split_discriminator_outputs(
+                self.discriminate(images, real_conditions, training=True, frozen=True))
+            return logits
+
+        total = tf.constant(0.0)
+        if self.gradient_penalty:
+            total += self.gradient_penalty * losses.gradient_penalty(critic, real_images, fake_images,
+                                                                     self.stateless_seed())
+        if self.r1_gamma:
+            every = self.r1_every
+            weight = 0.5 * self.r1_gamma * every
+            if every == 1:
+                total += weight * losses.r1_penalty(critic, real_images)
+            else:  # lazy R1: only on every N-th D step, N times as strong
+                total += tf.cond(tf.equal(self.d_optimizer.iterations % every, 0),
+                                 lambda: weight * losses.r1_penalty(critic, real_images), lambda: tf.constant(0.0))
+        return total
+
+    def _augmented(self, images):
+        """DiffAugment of a batch D is about to see, from the model's noise stream (identity when off)."""
+        if not self.augment:
+            return images
+        return augment_lib.diff_augment(images, self.augment, self.stateless_seed())
+
+    def _update_average(self):
+        """ema <- decay * ema + (1 - decay) * G for every weight and BatchNorm statistic (copied during ema_start)."""
+        decay = tf.where(self.g_optimizer.iterations > self.ema_start, self.ema_decay, 0.0)
+        for average, variable in zip(self.ema_generator.variables, self.generator.variables):
+            if not keras.backend.is_float_dtype(average.dtype):
+                average.assign(variable)  # RNG states: copied
+                continue
+            value = tf.cast(variable, average.dtype)
+            average.assign(value + tf.cast(decay, average.dtype) * (average - value))
 
     def _objective(self, loss, network, optimizer, fake_aux, latents, discriminator_step):
         """What ``network`` minimizes: its adversarial loss + its weight regularizers + the
@@ -561,7 +695,7 @@ class GAN(keras.Model):
           float32 numpy array ``[N, H, W, C]`` in [-1, 1].
         """
         count = int(tf.shape(tf.nest.flatten(latents)[0])[0])
-        parts = [keras.ops.convert_to_numpy(self.generator(
+        parts = [keras.ops.convert_to_numpy(self.inference_generator(
             tf.nest.map_structure(lambda x, start=start: x[start:start + _GENERATE_BATCH], latents), training=False))
             for start in range(0, count, _GENERATE_BATCH)]
         return np.concatenate(parts).astype("float32")
@@ -629,6 +763,25 @@ class GAN(keras.Model):
         for key in ("generator", "discriminator"):
             config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)
+
+
+def _non_negative(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or \
+            not float(value) >= 0.0:
+        raise ValueError(f"{name} must be a number >= 0, got {value!r}.")
+    return float(value)
+
+
+def _averaged_copy(generator):
+    """A non-trainable copy of ``generator`` with its current weights: the EMA generator."""
+    try:
+        average = keras.models.clone_model(generator)
+    except ValueError as error:
+        raise ValueError(f"ema_decay needs a generator keras.models.clone_model can copy (functional or "
+                         f"Sequential); {generator.name} is a subclassed {type(generator).__name__}.") from error
+    average.set_weights(generator.get_weights())
+    average.trainable = False
+    return average
 
 
 def refuse_dict(data):

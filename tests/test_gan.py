@@ -188,8 +188,10 @@ def test_bad_configuration_is_rejected():
         gan.compile(d_optimizer="adam", g_optimizer="adam", generator_loss="hinge")
     with pytest.raises(ValueError, match="label_smoothing"):
         gan.compile(d_optimizer="adam", g_optimizer="adam", label_smoothing=1.0)
-    with pytest.raises(ValueError, match="does not take `loss`"):
+    with pytest.raises(ValueError, match="Unknown loss 'mse'"):
         gan.compile(d_optimizer="adam", g_optimizer="adam", loss="mse")
+    with pytest.raises(ValueError, match="does not take `metrics`"):
+        gan.compile(d_optimizer="adam", g_optimizer="adam", metrics=["mse"])
 
 
 def test_bad_images_are_rejected_with_the_fix():
