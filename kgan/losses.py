@@ -197,8 +197,8 @@ def r1_penalty(critic, real_images):
 def _input_gradient_norms(critic, images, squared):
     with tf.GradientTape() as tape:
         tape.watch(images)
-        logits = real_logit(critic(images))
-    grads = tape.gradient(tf.reduce_sum(logits), images)
+        total = tf.reduce_sum(real_logit(critic(images)))
+    grads = tape.gradient(total, images, unconnected_gradients=tf.UnconnectedGradients.ZERO)
     squares = tf.reduce_sum(tf.square(tf.reshape(grads, [tf.shape(grads)[0], -1])), axis=1)
     return squares if squared else tf.sqrt(squares + 1e-12)
 
