@@ -5,7 +5,7 @@
 Reads the source with `ast` (nothing is imported). tests/test_structure.py asserts the counts
 are 0 and that every import goes down the layers:
 
-  core (gan, losses, contract, checks, fused_adam, images) < models, data < training < serving
+  core (gan, losses, contract, checks, fused_adam, images, augment, spectral_norm) < models, data < training < serving
   < evaluation < latent < kgan/__init__
 """
 
@@ -16,7 +16,7 @@ import sys
 
 LAYERS = {"core": 0, "models": 1, "data": 1, "training": 2, "serving": 3, "evaluation": 4, "latent": 5,
           "package": 6}
-CORE = {"gan", "losses", "contract", "checks", "fused_adam", "images"}
+CORE = {"gan", "losses", "contract", "checks", "fused_adam", "images", "augment", "spectral_norm"}
 # The ready-made family modules and classes: only kgan/models/ may name them.
 FAMILY_MODULES = {"kgan.models.mlp", "kgan.models.dcgan", "kgan.models.cgan", "kgan.models.infogan"}
 FAMILY_CLASSES = {"VanillaGAN", "DCGAN", "CGAN", "ConditionalDCGAN", "InfoGAN", "ConvInfoGAN"}

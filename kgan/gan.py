@@ -323,8 +323,8 @@ class GAN(keras.Model):
         self.ema_decay = None if ema_decay is None else float(ema_decay)
         self.ema_start = int(ema_start)
         self.augment = augment
-        if self.ema_decay is not None and self.ema_generator is None:
-            self.ema_generator = _averaged_copy(self.generator)
+        if self.ema_decay is not None:
+            self.build_ema_generator()
         # Built now (not lazily inside the first traced step) so that a loaded
         # model can restore the optimizers' state.
         self.d_optimizer.build(self.discriminator.trainable_variables)
@@ -355,6 +355,15 @@ class GAN(keras.Model):
         for key in ("d_optimizer", "g_optimizer"):
             config[key] = keras.saving.deserialize_keras_object(config[key])
         self.compile(**config)
+
+    def build_ema_generator(self):
+        """Creates the EMA generator (a non-trainable copy of G with G's current weights) if there is none.
+
+        `compile` calls it when ``ema_decay`` is set; `from_config` when the saved model had one.
+        """
+        if self.ema_generator is None:
+            self.ema_generator = _averaged_copy(self.generator)
+        return self.ema_generator
 
     @property
     def inference_generator(self):
@@ -753,6 +762,7 @@ class GAN(keras.Model):
                 "latent_dim": self.latent_dim,
                 "latent_distribution": self.latent_distribution,
                 "seed": self.seed,
+                "ema_generator": self.ema_generator is not None,
             }
         )
         return config
@@ -760,9 +770,13 @@ class GAN(keras.Model):
     @classmethod
     def from_config(cls, config):
         config = dict(config)
+        has_average = config.pop("ema_generator", False)
         for key in ("generator", "discriminator"):
             config[key] = keras.saving.deserialize_keras_object(config[key])
-        return cls(**config)
+        gan = cls(**config)
+        if has_average:  # before the weights are loaded, so that its weights load too
+            gan.build_ema_generator()
+        return gan
 
 
 def _non_negative(name, value):

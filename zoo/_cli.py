@@ -6,7 +6,7 @@ import sys
 from absl import flags
 
 from kgan import data as kgan_data
-from kgan import losses
+from kgan import augment, losses
 from kgan.training.checkpoint import TrainingDiverged
 from zoo import _export  # noqa: F401  (defines the export flags every trainer takes)
 from zoo._config import RunConfig
@@ -37,12 +37,36 @@ flags.DEFINE_integer("image_size", None, "Center-crop and resize images to this 
                      "dataset's; 64 for --image_dir and for datasets of non-square images).", lower_bound=4)
 flags.DEFINE_integer("latent_dim", 100, "Size of z.", lower_bound=1)
 flags.DEFINE_integer("d_steps", 1, "k: discriminator updates per generator update.", lower_bound=1)
+flags.DEFINE_enum("loss", "classic", list(losses.OBJECTIVES),
+                  "The objective: classic (Goodfellow et al. 2014), hinge (SNGAN), least_squares (LSGAN, 0-1-1) or "
+                  "wasserstein (needs --gradient_penalty or --weight_clip).")
 flags.DEFINE_enum("generator_loss", "non_saturating", sorted(losses.GENERATOR_LOSSES),
-                  "non_saturating: -log D(G(z)); minimax: log(1 - D(G(z))).")
+                  "The classic loss's G loss: non_saturating: -log D(G(z)); minimax: log(1 - D(G(z))).")
+flags.DEFINE_float("gradient_penalty", 0.0, "lambda of the WGAN-GP gradient penalty on real/fake interpolates "
+                   "(10 in the paper; 0: off).", lower_bound=0.0)
+flags.DEFINE_float("r1_gamma", 0.0, "gamma of the R1 penalty gamma/2 E||grad D(x)||^2 on real images (0: off).",
+                   lower_bound=0.0)
+flags.DEFINE_integer("r1_every", 1, "Lazy R1: apply it every N D steps only, N times as strong (StyleGAN2: 16).",
+                     lower_bound=1)
+flags.DEFINE_float("weight_clip", None, "Clip D's weights to [-c, c] after every D step (the original WGAN: 0.01).",
+                   lower_bound=1e-12)
+flags.DEFINE_bool("spectral_norm", False, "Spectrally normalize D's conv and dense layers (Miyato et al. 2018).")
+flags.DEFINE_float("ema", None, "Keep an exponential moving average of G's weights with this decay (e.g. 0.999); "
+                   "sample grids, evaluation, the best model and exports then use the averaged G.",
+                   lower_bound=0.0, upper_bound=0.999999)
+flags.DEFINE_integer("ema_start", 0, "With --ema: G steps during which the average just copies G (a warm-up).",
+                     lower_bound=0)
+flags.DEFINE_string("augment", None, "DiffAugment (Zhao et al. 2020) of every image D sees: any of "
+                    "translation,cutout,color, comma-separated (off by default).")
+flags.DEFINE_enum("conditioning", "concat", ["concat", "projection", "acgan"],
+                  "zoo.cgan only: how D uses the label: concat (label planes on its input), projection (Miyato & "
+                  "Koyama 2018) or acgan (D predicts the label; Odena et al. 2017).")
 flags.DEFINE_float("label_smoothing", 0.0, "One-sided label smoothing (Salimans et al. 2016): D's real target is "
                    "1 - label_smoothing (0.1 -> 0.9); the fake target stays 0.", lower_bound=0.0, upper_bound=0.999)
-flags.DEFINE_float("learning_rate", 2e-4, "Adam learning rate of D (and of G unless --g_learning_rate).",
-                   lower_bound=1e-12)
+flags.DEFINE_float("learning_rate", 2e-4, "Adam learning rate of both networks unless --d_learning_rate / "
+                   "--g_learning_rate set theirs.", lower_bound=1e-12)
+flags.DEFINE_float("d_learning_rate", None, "Adam learning rate of D (default: --learning_rate; TTUR, Heusel et al. "
+                   "2017).", lower_bound=1e-12)
 flags.DEFINE_float("g_learning_rate", None, "Adam learning rate of G (default: --learning_rate).",
                    lower_bound=1e-12)
 flags.DEFINE_float("beta_1", 0.5, "Adam beta_1 of both networks.", lower_bound=0.0, upper_bound=0.999)
@@ -84,6 +108,16 @@ flags.DEFINE_enum("export_from", "best", ["best", "final"],
                   "Which model the end-of-training export takes: best = best.keras (the best Frechet distance "
                   "against the --holdout images; the final model when no best was kept), final = model.keras.")
 
+flags.register_validator("augment", lambda value: augment_policy_ok(value),
+                         message="--augment takes any of translation,cutout,color, comma-separated, each once.")
+flags.register_multi_flags_validator(
+    ["loss", "gradient_penalty", "weight_clip"],
+    lambda f: f["loss"] != "wasserstein" or f["gradient_penalty"] > 0 or f["weight_clip"] is not None,
+    message="--loss wasserstein needs a Lipschitz critic: add --gradient_penalty 10 (WGAN-GP) or --weight_clip 0.01.")
+flags.register_multi_flags_validator(
+    ["loss", "generator_loss", "label_smoothing"],
+    lambda f: f["loss"] == "classic" or (f["generator_loss"] == "non_saturating" and not f["label_smoothing"]),
+    message="--generator_loss minimax and --label_smoothing are options of --loss classic only.")
 flags.register_multi_flags_validator(
     ["batch_size", "d_steps"], lambda f: f["batch_size"] >= f["d_steps"],
     message="--batch_size must be >= --d_steps: each of the d_steps D updates takes batch_size // "
@@ -91,6 +125,14 @@ flags.register_multi_flags_validator(
 
 DIVERGED_EXIT_CODE = 3  # training stopped on a NaN/Inf (bad arguments exit 2)
 INTERRUPTED_EXIT_CODE = 130  # Ctrl-C, as shells report SIGINT
+
+
+def augment_policy_ok(value):
+    try:
+        augment.parse_policy(value)
+    except ValueError:
+        return False
+    return True
 
 
 def family_flag_names():

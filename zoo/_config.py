@@ -8,7 +8,8 @@ import types
 RESUMABLE = frozenset({
     "epochs", "verbose", "export", "export_dir", "export_name", "export_from", "replace_family", "tflite", "serving_root", "data_dir",
     "output_dir", "fresh", "checkpoint_every", "eval_every", "eval_samples", "strategy", "jit_compile",
-    "deterministic", "download", "inception_weights", "learning_rate", "g_learning_rate", "grid_size"})
+    "deterministic", "download", "inception_weights", "learning_rate", "d_learning_rate", "g_learning_rate",
+    "grid_size"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,9 +36,20 @@ class RunConfig:
     image_size: int
     latent_dim: int
     d_steps: int
+    loss: str
     generator_loss: str
     label_smoothing: float
+    gradient_penalty: float
+    r1_gamma: float
+    r1_every: int
+    weight_clip: float
+    spectral_norm: bool
+    ema: float
+    ema_start: int
+    augment: str
+    conditioning: str
     learning_rate: float
+    d_learning_rate: float
     g_learning_rate: float
     beta_1: float
     seed: int
@@ -97,9 +109,21 @@ class RunConfig:
         return {"data_dir": self.data_dir, "download": self.download, "skip_bad_images": self.skip_bad_images}
 
     @property
+    def d_rate(self):
+        """D's learning rate (--learning_rate unless set)."""
+        return self.d_learning_rate or self.learning_rate
+
+    @property
     def g_rate(self):
-        """G's learning rate (the D rate unless set)."""
+        """G's learning rate (--learning_rate unless set)."""
         return self.g_learning_rate or self.learning_rate
+
+    def update_options(self):
+        """The `kgan.GAN.compile` options of the adversarial update."""
+        return {"loss": self.loss, "generator_loss": self.generator_loss, "d_steps": self.d_steps,
+                "label_smoothing": self.label_smoothing, "gradient_penalty": self.gradient_penalty,
+                "r1_gamma": self.r1_gamma, "r1_every": self.r1_every, "weight_clip": self.weight_clip,
+                "ema_decay": self.ema, "ema_start": self.ema_start, "augment": self.augment}
 
     def record(self):
         """The settings as run.json stores them: ``{"model": ..., "flags": {name: value}}``."""

@@ -69,6 +69,9 @@ def train(config, build_model, extra_callbacks=None):
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(config.seed)
+    if config.conditioning != "concat" and config.model != "cgan":
+        raise ValueError(f"--conditioning {config.conditioning} is for the conditional trainer (python -m zoo.cgan); "
+                         f"zoo.{config.model} is unconditional.")
     plan = plan_data(config)
     gan = build_and_compile(config, build_model, plan, strategy)
     if config.export and is_chief:
@@ -304,10 +307,9 @@ def build_and_compile(config, build_model, plan, strategy):
     """The run's model, compiled with Adam for both networks, inside the strategy's scope."""
     with strategy.scope():
         gan = build_model(config, plan.image_shape, plan.num_classes)
-        gan.compile(d_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1),
+        gan.compile(d_optimizer=keras.optimizers.Adam(config.d_rate, beta_1=config.beta_1),
                     g_optimizer=keras.optimizers.Adam(config.g_rate, beta_1=config.beta_1),
-                    generator_loss=config.generator_loss, d_steps=config.d_steps,
-                    label_smoothing=config.label_smoothing, jit_compile=config.jit_compile)
+                    jit_compile=config.jit_compile, **config.update_options())
     return gan
 
 
@@ -325,7 +327,7 @@ def restore(config, gan, run, strategy, is_chief):
         return 0, 0
     epoch, batch, path = restored
     # The configured learning rates win over the checkpoint's (they may be lowered to resume).
-    gan.d_optimizer.learning_rate = config.learning_rate
+    gan.d_optimizer.learning_rate = config.d_rate
     gan.g_optimizer.learning_rate = config.g_rate
     if is_chief:
         print(f"Resuming {run.root} from {path} (epoch {epoch} done + {batch} batches).")

@@ -1,4 +1,4 @@
-"""Train a conditional DCGAN: ``python -m zoo.cgan --epochs 10``.
+"""Train a conditional DCGAN: ``python -m zoo.cgan --epochs 10 [--conditioning projection|acgan]``.
 
 The per-epoch grid has one row per class (0..9), the same z in every column.
 """
@@ -12,6 +12,8 @@ flags.DEFINE_enum("head", "sigmoid", ["sigmoid", "softmax"],
                   "Discriminator head: dense(1) + sigmoid or dense(2) + softmax.")
 flags.DEFINE_integer("generator_filters", 32, "G's last hidden width (x2, x4, x8 before it).", lower_bound=1)
 flags.DEFINE_integer("discriminator_filters", 32, "D's first conv width (x2, x4, x8 after it).", lower_bound=1)
+flags.DEFINE_float("class_weight", 1.0, "--conditioning acgan: weight of the class loss added to D's and G's.",
+                   lower_bound=0.0)
 
 
 def build(config, image_shape, num_classes):
@@ -22,7 +24,8 @@ def build(config, image_shape, num_classes):
     return kgan.ConditionalDCGAN(image_shape=image_shape, num_classes=num_classes, latent_dim=config.latent_dim,
                                  head=config.family["head"], generator_filters=config.family["generator_filters"],
                                  discriminator_filters=config.family["discriminator_filters"], seed=config.seed,
-                                 precision=config.precision)
+                                 precision=config.precision, conditioning=config.conditioning,
+                                 class_weight=config.family["class_weight"], spectral_norm=config.spectral_norm)
 
 
 if __name__ == "__main__":

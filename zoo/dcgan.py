@@ -19,7 +19,7 @@ def build(config, image_shape, num_classes):
     return kgan.DCGAN(image_shape=image_shape, latent_dim=config.latent_dim, head=config.family["head"],
                       generator_filters=config.family["generator_filters"],
                       discriminator_filters=config.family["discriminator_filters"], seed=config.seed,
-                      precision=config.precision)
+                      precision=config.precision, spectral_norm=config.spectral_norm)
 
 
 if __name__ == "__main__":

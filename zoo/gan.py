@@ -12,7 +12,7 @@ flags.DEFINE_enum("latent_distribution", "uniform", ["uniform", "normal"],
 def build(config, image_shape, num_classes):
     return kgan.VanillaGAN(image_shape=image_shape, latent_dim=config.latent_dim,
                            latent_distribution=config.family["latent_distribution"], seed=config.seed,
-                           precision=config.precision)
+                           precision=config.precision, spectral_norm=config.spectral_norm)
 
 
 if __name__ == "__main__":

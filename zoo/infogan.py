@@ -26,7 +26,7 @@ def build(config, image_shape, num_classes):
                             num_categories=family["num_categories"], num_continuous=family["num_continuous"],
                             categorical_weight=family["categorical_weight"],
                             continuous_weight=family["continuous_weight"], head=family["head"], seed=config.seed,
-                            precision=config.precision)
+                            precision=config.precision, spectral_norm=config.spectral_norm)
 
 
 def traversal_grids(config, gan, run, state):

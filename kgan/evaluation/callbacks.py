@@ -165,7 +165,7 @@ class EvaluationCallback(keras.callbacks.Callback):
 
     def measure(self):
         """Scores the model now: dict(frechet_distance, classifier_score or inception_score)."""
-        images = np.concatenate([keras.ops.convert_to_numpy(self.model.generator(latents, training=False))
+        images = np.concatenate([keras.ops.convert_to_numpy(self.model.inference_generator(latents, training=False))
                                  for latents in self._latents]).astype(np.float32)
         logits, features = self.extractor(images)
         mean, covariance = metrics.feature_statistics(features)

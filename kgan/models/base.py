@@ -55,7 +55,7 @@ class ArchitectureGAN:
         config = keras.Model.get_config(self)
         config.update(dict(self._arch))
         config.update({"latent_dim": self.latent_dim, "latent_distribution": self.latent_distribution,
-                       "seed": self.seed})
+                       "seed": self.seed, "ema_generator": self.ema_generator is not None})
         if config.get("precision") is None:  # built under the global policy: record which
             config["precision"] = _network_policy(self.generator)
         return config
@@ -66,7 +66,11 @@ class ArchitectureGAN:
         legacy = config.pop("network_dtype_policy", None)  # kgan <= 0.1 configs
         if config.get("precision") is None:
             config["precision"] = legacy
-        return cls(**config)
+        has_average = config.pop("ema_generator", False)
+        gan = cls(**config)
+        if has_average:  # before the weights are loaded, so that its weights load too
+            gan.build_ema_generator()
+        return gan
 
 
 def _network_policy(network):

@@ -1,4 +1,5 @@
-"""Conditional GAN (Mirza & Osindero 2014): G and D both see the one-hot label."""
+"""Conditional GAN (Mirza & Osindero 2014): G sees the one-hot label; D sees it (concat, projection) or
+predicts it (AC-GAN, Odena et al. 2017)."""
 
 import keras
 import tensorflow as tf
@@ -7,7 +8,7 @@ from kgan.checks import after_checks, check_ids, check_positive_int, fresh_seed
 from kgan.contract import class_label
 from kgan.gan import GAN, refuse_dict
 from kgan.models.base import ArchitectureGAN, check_image_shape, check_precision
-from kgan.models.dcgan import build_dcgan_discriminator, build_dcgan_generator
+from kgan.models.dcgan import CONDITIONINGS, build_dcgan_discriminator, build_dcgan_generator
 
 
 @keras.saving.register_keras_serializable(package="kgan")
@@ -18,30 +19,77 @@ class CGAN(GAN):
     `kgan.GAN`'s. `fit` takes ``(images, labels)`` batches with integer labels;
     the fakes' labels are drawn uniformly over the classes.
 
+    With ``conditioning="acgan"`` D takes images only and returns ``[logits, class_logits]``;
+    ``class_weight`` times the class cross-entropy on real and generated images is added to
+    D's loss, and on generated images to G's.
+
     Args:
       generator: a Keras model ``[z [N, latent_dim], one-hot label [N, num_classes]] -> images``.
-      discriminator: a Keras model ``[images, one-hot label] -> logits``.
+      discriminator: a Keras model ``[images, one-hot label] -> logits`` ("concat", "projection":
+        how D uses the label is its own business) or ``images -> [logits, class_logits]`` ("acgan").
       latent_dim: size of z.
       num_classes: number of classes.
       latent_distribution: "normal" or "uniform".
       seed: seed of the latent noise and sampled labels.
+      conditioning: "concat", "projection" or "acgan".
+      class_weight: weight of AC-GAN's class loss.
       **kwargs: passed to `keras.Model`.
     """
 
     family_name = "cgan"
 
     def __init__(self, generator, discriminator, latent_dim, num_classes, latent_distribution="normal",
-                 seed=None, **kwargs):
+                 seed=None, conditioning="concat", class_weight=1.0, **kwargs):
         check_positive_int("num_classes", num_classes)
+        if conditioning not in CONDITIONINGS:
+            raise ValueError(f"conditioning must be one of {CONDITIONINGS}, got {conditioning!r}.")
+        if isinstance(class_weight, bool) or not float(class_weight) >= 0.0:
+            raise ValueError(f"class_weight must be >= 0, got {class_weight!r}.")
         self.num_classes = num_classes
+        self.conditioning = conditioning
+        self.class_weight = float(class_weight)
         super().__init__(generator, discriminator, latent_dim, latent_distribution=latent_distribution,
                          seed=seed, **kwargs)
+        self.class_real_tracker = keras.metrics.Mean(name="class_real")
+        self.class_fake_tracker = keras.metrics.Mean(name="class_fake")
 
     def latent_inputs(self):
-        return (*super().latent_inputs(), class_label("label", self.num_classes))
+        return (*super().latent_inputs(),
+                class_label("label", self.num_classes, conditions_discriminator=self.conditioning != "acgan"))
 
     def contract_metadata(self):
-        return {"num_classes": self.num_classes}
+        return {"num_classes": self.num_classes, "conditioning": self.conditioning}
+
+    @property
+    def metrics(self):
+        extra = [self.class_real_tracker, self.class_fake_tracker] if self.conditioning == "acgan" else []
+        return super().metrics + extra
+
+    def discriminator_inputs(self, images, conditions=None):
+        # An AC-GAN's D predicts the label instead of taking it.
+        return super().discriminator_inputs(images, None if self.conditioning == "acgan" else conditions)
+
+    def split_discriminator_outputs(self, outputs):
+        if self.conditioning != "acgan":
+            return outputs, None
+        if not isinstance(outputs, (list, tuple)) or len(outputs) != 2:
+            raise ValueError("An AC-GAN discriminator must return [logits, class_logits [N, num_classes]].")
+        return outputs[0], outputs[1]
+
+    def real_auxiliary_loss(self, real_aux, real_conditions):
+        if self.conditioning != "acgan":
+            return None
+        loss = _class_loss(real_conditions, real_aux)
+        self.class_real_tracker.update_state(loss)
+        return self.class_weight * loss
+
+    def auxiliary_loss(self, fake_aux, latents, discriminator_step):
+        if self.conditioning != "acgan":
+            return None
+        loss = _class_loss(latents[1], fake_aux)
+        if discriminator_step:
+            self.class_fake_tracker.update_state(loss)
+        return self.class_weight * loss
 
     def sample_latents(self, batch_size, seed=None, labels=None):
         """Draws ``[z, one_hot(labels)]``; labels uniform over the classes unless given.
@@ -111,14 +159,21 @@ class CGAN(GAN):
 
     def get_config(self):
         config = super().get_config()
-        config["num_classes"] = self.num_classes
+        config.update({"num_classes": self.num_classes, "conditioning": self.conditioning,
+                       "class_weight": self.class_weight})
         return config
+
+
+def _class_loss(one_hot_labels, class_logits):
+    return tf.reduce_mean(keras.losses.categorical_crossentropy(
+        tf.cast(one_hot_labels, tf.float32), tf.cast(class_logits, tf.float32), from_logits=True))
 
 
 @keras.saving.register_keras_serializable(package="kgan")
 class ConditionalDCGAN(ArchitectureGAN, CGAN):
-    """CGAN with DCGAN networks: the one-hot label is concatenated to z, and
-    broadcast to constant image channels concatenated to D's input.
+    """CGAN with DCGAN networks: the one-hot label is concatenated to z; D takes it as constant
+    image channels concatenated to its input ("concat"), as a class projection of its features
+    ("projection"), or predicts it with a second head ("acgan").
 
     Args:
       image_shape: (S, S, C) square images.
@@ -131,23 +186,28 @@ class ConditionalDCGAN(ArchitectureGAN, CGAN):
       latent_distribution: "normal" or "uniform".
       seed: seed of the latent noise and sampled labels.
       precision: the networks' dtype policy (None: Keras' global policy); outputs stay float32.
+      conditioning: how D uses the label: "concat", "projection" or "acgan".
+      class_weight: weight of AC-GAN's class loss.
+      spectral_norm: spectrally normalize D's conv and dense layers.
       **kwargs: passed to `keras.Model`.
     """
 
     def __init__(self, image_shape=(28, 28, 1), num_classes=10, latent_dim=100, head="sigmoid",
                  generator_filters=64, discriminator_filters=64, kernel_size=5, latent_distribution="normal",
-                 seed=None, precision=None, **kwargs):
+                 seed=None, precision=None, conditioning="concat", class_weight=1.0, spectral_norm=False, **kwargs):
         image_shape = check_image_shape(image_shape)
         check_positive_int("num_classes", num_classes)
         precision = check_precision(precision)
         arch = {"image_shape": image_shape, "num_classes": num_classes, "head": head,
                 "generator_filters": generator_filters, "discriminator_filters": discriminator_filters,
-                "kernel_size": kernel_size, "precision": precision}
+                "kernel_size": kernel_size, "precision": precision, "conditioning": conditioning,
+                "class_weight": class_weight, "spectral_norm": bool(spectral_norm)}
         super().__init__(
             generator=build_dcgan_generator(latent_dim, image_shape, generator_filters, kernel_size, num_classes,
                                             dtype=precision),
             discriminator=build_dcgan_discriminator(image_shape, discriminator_filters, kernel_size, head,
-                                                    num_classes, dtype=precision),
+                                                    num_classes, dtype=precision, conditioning=conditioning,
+                                                    spectral_norm=spectral_norm),
             latent_dim=latent_dim, num_classes=num_classes, latent_distribution=latent_distribution, seed=seed,
-            **kwargs)
+            conditioning=conditioning, class_weight=class_weight, **kwargs)
         self._arch = arch

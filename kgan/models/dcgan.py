@@ -4,8 +4,46 @@ import keras
 
 from kgan.gan import GAN
 from kgan.models.base import ArchitectureGAN, check_image_shape, check_precision, dcgan_batch_norm, dcgan_init
+from kgan.spectral_norm import spectral_normalize
 
 HEADS = ("sigmoid", "softmax")
+CONDITIONINGS = ("concat", "projection", "acgan")
+
+
+@keras.saving.register_keras_serializable(package="kgan")
+class ClassProjection(keras.layers.Layer):
+    """The projection discriminator's class term (Miyato & Koyama 2018): ``<embed(y), features>``.
+
+    Takes ``[features [N, F], one-hot label [N, K]]`` and returns ``[N, 1]`` (or, with
+    ``two_way``, ``[N, 2]`` = ``[0, term]``, which adds the term to a softmax head's real logit).
+    The class embedding is the ``kernel`` ``[K, F]``, so spectral normalization covers it.
+
+    Args:
+      two_way: return ``[0, term]`` for a 2-way softmax head.
+    """
+
+    def __init__(self, two_way=False, **kwargs):
+        super().__init__(**kwargs)
+        self.two_way = bool(two_way)
+
+    def build(self, input_shape):
+        features_shape, label_shape = input_shape
+        self.kernel = self.add_weight(name="kernel", shape=(label_shape[-1], features_shape[-1]),
+                                      initializer=dcgan_init())
+
+    def call(self, inputs):
+        features, label = inputs
+        embedded = keras.ops.matmul(keras.ops.cast(label, self.compute_dtype), self.kernel)
+        term = keras.ops.sum(features * embedded, axis=-1, keepdims=True)
+        if self.two_way:
+            term = keras.ops.concatenate([keras.ops.zeros_like(term), term], axis=-1)
+        return term
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0][0], 2 if self.two_way else 1)
+
+    def get_config(self):
+        return {**super().get_config(), "two_way": self.two_way}
 
 
 def _upsampling_plan(size):
@@ -78,7 +116,7 @@ def build_dcgan_generator(latent_dim=100, image_shape=(28, 28, 1), filters=64, k
 
 
 def build_dcgan_discriminator(image_shape=(28, 28, 1), filters=64, kernel_size=5, head="sigmoid",
-                              num_classes=0, dtype=None):
+                              num_classes=0, dtype=None, conditioning="concat", spectral_norm=False):
     """DCGAN discriminator: 4 stride-2 convs (5 at 128 px) with LeakyReLU(0.2) -> dense logits.
 
     BatchNorm on every conv but the first; no pooling, no hidden dense layer.
@@ -90,25 +128,32 @@ def build_dcgan_discriminator(image_shape=(28, 28, 1), filters=64, kernel_size=5
       head: "sigmoid" -> ``[N, 1]`` logit; "softmax" -> ``[N, 2]`` logits
         (index 1 = real). The sigmoid/softmax itself is applied by
         `kgan.losses` (on logits, for numerical stability).
-      num_classes: if > 0, a conditional discriminator (CGAN): a second input
-        "label" ``[N, num_classes]`` (one-hot) is broadcast to ``num_classes``
-        constant image channels and concatenated to the image.
+      num_classes: if > 0, a conditional discriminator (CGAN), as ``conditioning`` says.
       dtype: the hidden layers' dtype policy (None: Keras' global one); the
         logits are float32.
+      conditioning: with ``num_classes``: "concat" (a second input "label" ``[N, num_classes]``,
+        one-hot, broadcast to constant image channels concatenated to the image), "projection"
+        (the label's embedding dotted with the flattened features is added to the logit; Miyato &
+        Koyama 2018) or "acgan" (images only; a second output of class logits, Odena et al. 2017).
+      spectral_norm: spectrally normalize every conv and dense layer (Miyato et al. 2018).
 
     Returns:
-      A functional `keras.Model` ``images (, label) -> logits``.
+      A functional `keras.Model` ``images (, label) -> logits`` (acgan: ``images -> [logits, class_logits]``).
     """
     image_shape = check_image_shape(image_shape)
     if head not in HEADS:
         raise ValueError(f"head must be one of {HEADS}, got {head!r}.")
+    if conditioning not in CONDITIONINGS:
+        raise ValueError(f"conditioning must be one of {CONDITIONINGS}, got {conditioning!r}.")
     images = keras.Input(image_shape, name="images")
     inputs, x = images, images
-    if num_classes:
+    if num_classes and conditioning != "acgan":
         label = keras.Input((num_classes,), name="label")
+        inputs = [images, label]
+    if num_classes and conditioning == "concat":
         planes = keras.layers.Reshape((1, 1, num_classes), name="label_planes", dtype=dtype)(label)
         planes = keras.layers.UpSampling2D(image_shape[:2], name="label_broadcast", dtype=dtype)(planes)
-        inputs, x = [images, label], keras.layers.Concatenate(name="image_label", dtype=dtype)([images, planes])
+        x = keras.layers.Concatenate(name="image_label", dtype=dtype)([images, planes])
     count = _num_downsamplings(max(image_shape[:2]))
     for i, n in enumerate((filters * 2 ** j for j in range(count)), start=1):
         x = keras.layers.Conv2D(n, kernel_size, strides=2, padding="same", use_bias=i == 1,
@@ -119,7 +164,15 @@ def build_dcgan_discriminator(image_shape=(28, 28, 1), filters=64, kernel_size=5
     x = keras.layers.Flatten(name="flatten", dtype=dtype)(x)
     logits = keras.layers.Dense(1 if head == "sigmoid" else 2, kernel_initializer=dcgan_init(),
                                 dtype="float32", name="logits")(x)
-    return keras.Model(inputs, logits, name=f"dcgan_discriminator_{head}")
+    outputs = logits
+    if num_classes and conditioning == "projection":
+        term = ClassProjection(two_way=head == "softmax", name="class_projection", dtype="float32")([x, label])
+        outputs = keras.layers.Add(name="projected_logits", dtype="float32")([logits, term])
+    elif num_classes and conditioning == "acgan":
+        outputs = [logits, keras.layers.Dense(num_classes, kernel_initializer=dcgan_init(), dtype="float32",
+                                              name="class_logits")(x)]
+    model = keras.Model(inputs, outputs, name=f"dcgan_discriminator_{head}")
+    return spectral_normalize(model) if spectral_norm else model
 
 
 @keras.saving.register_keras_serializable(package="kgan")
@@ -137,6 +190,7 @@ class DCGAN(ArchitectureGAN, GAN):
       seed: seed of the latent noise.
       precision: the networks' dtype policy, e.g. "mixed_bfloat16" (None:
         Keras' global policy); outputs stay float32.
+      spectral_norm: spectrally normalize D's conv and dense layers.
       **kwargs: passed to `keras.Model`.
     """
 
@@ -144,15 +198,16 @@ class DCGAN(ArchitectureGAN, GAN):
 
     def __init__(self, image_shape=(28, 28, 1), latent_dim=100, head="sigmoid", generator_filters=64,
                  discriminator_filters=64, kernel_size=5, latent_distribution="normal", seed=None, precision=None,
-                 **kwargs):
+                 spectral_norm=False, **kwargs):
         image_shape = check_image_shape(image_shape)
         precision = check_precision(precision)
         arch = {"image_shape": image_shape, "head": head, "generator_filters": generator_filters,
-                "discriminator_filters": discriminator_filters, "kernel_size": kernel_size, "precision": precision}
+                "discriminator_filters": discriminator_filters, "kernel_size": kernel_size, "precision": precision,
+                "spectral_norm": bool(spectral_norm)}
         super().__init__(
             generator=build_dcgan_generator(latent_dim, image_shape, generator_filters, kernel_size,
                                             dtype=precision),
             discriminator=build_dcgan_discriminator(image_shape, discriminator_filters, kernel_size, head,
-                                                    dtype=precision),
+                                                    dtype=precision, spectral_norm=spectral_norm),
             latent_dim=latent_dim, latent_distribution=latent_distribution, seed=seed, **kwargs)
         self._arch = arch

@@ -9,6 +9,8 @@ gets 28672 dimensions from its ImageNet model; kgan's MNIST DCGAN (28x28 input,
 
 import keras
 
+from kgan.spectral_norm import wrapped_layer
+
 GRID = 4
 
 
@@ -48,7 +50,7 @@ class AdaptiveMaxPool(keras.layers.Layer):
 def conv_activation_layers(discriminator):
     """The activation after each of D's conv layers (``<conv>_lrelu`` in kgan's nets, else the conv)."""
     names = {layer.name for layer in discriminator.layers}
-    convs = [layer for layer in discriminator.layers if isinstance(layer, keras.layers.Conv2D)]
+    convs = [layer for layer in discriminator.layers if _is_conv(layer)]
     if not convs:
         raise ValueError(f"{discriminator.name} has no Conv2D layers: features need a convolutional discriminator.")
     return [discriminator.get_layer(f"{conv.name}_lrelu") if f"{conv.name}_lrelu" in names else conv
@@ -84,6 +86,11 @@ def _features_model(inputs, pooled):
     return keras.Model(inputs, features, name="discriminator_features")
 
 
+def _is_conv(layer):
+    """A Conv2D layer, spectrally normalized or not."""
+    return isinstance(wrapped_layer(layer), keras.layers.Conv2D)
+
+
 _ACTIVATIONS = (keras.layers.LeakyReLU, keras.layers.ReLU, keras.layers.Activation, keras.layers.ELU)
 
 
@@ -98,8 +105,8 @@ def _sequential_features(d, image_shape, grid):
     x, pooled, layers = images, [], list(d.layers)
     for index, layer in enumerate(layers):
         x = layer(x)
-        is_conv = isinstance(layer, keras.layers.Conv2D)
-        follows_conv = index > 0 and isinstance(layers[index - 1], keras.layers.Conv2D)
+        is_conv = _is_conv(layer)
+        follows_conv = index > 0 and _is_conv(layers[index - 1])
         next_is_activation = index + 1 < len(layers) and isinstance(layers[index + 1], _ACTIVATIONS)
         if (is_conv and not next_is_activation) or (follows_conv and isinstance(layer, _ACTIVATIONS)):
             pooled.append(_pool(x, layer.name, grid))

@@ -22,6 +22,7 @@ from kgan.contract import categorical_code, continuous_code
 from kgan.gan import GAN
 from kgan.models.base import ArchitectureGAN, check_image_shape, check_precision, dcgan_batch_norm, dcgan_init
 from kgan.models.dcgan import HEADS
+from kgan.spectral_norm import spectral_normalize
 
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
@@ -292,20 +293,22 @@ class ConvInfoGAN(ArchitectureGAN, InfoGAN):
       latent_distribution: distribution of z.
       seed: seed of z and the codes.
       precision: the networks' dtype policy (None: Keras' global policy); outputs stay float32.
+      spectral_norm: spectrally normalize D's (and Q's) conv and dense layers.
       **kwargs: passed to `keras.Model`.
     """
 
     def __init__(self, image_shape=(28, 28, 1), latent_dim=62, num_categories=10, num_continuous=2,
                  categorical_weight=1.0, continuous_weight=0.1, head="sigmoid", latent_distribution="normal",
-                 seed=None, precision=None, **kwargs):
+                 seed=None, precision=None, spectral_norm=False, **kwargs):
         image_shape = check_image_shape(image_shape)
         precision = check_precision(precision)
         arch = {"image_shape": image_shape, "num_categories": num_categories, "num_continuous": num_continuous,
                 "categorical_weight": categorical_weight, "continuous_weight": continuous_weight, "head": head,
-                "precision": precision}
+                "precision": precision, "spectral_norm": bool(spectral_norm)}
+        discriminator = build_infogan_discriminator(image_shape, num_categories, num_continuous, head, precision)
         super().__init__(
             generator=build_infogan_generator(latent_dim, num_categories, num_continuous, image_shape, precision),
-            discriminator=build_infogan_discriminator(image_shape, num_categories, num_continuous, head, precision),
+            discriminator=spectral_normalize(discriminator) if spectral_norm else discriminator,
             latent_dim=latent_dim, num_categories=num_categories, num_continuous=num_continuous,
             categorical_weight=categorical_weight, continuous_weight=continuous_weight,
             latent_distribution=latent_distribution, seed=seed, **kwargs)

@@ -6,6 +6,7 @@ import keras
 
 from kgan.gan import GAN
 from kgan.models.base import ArchitectureGAN, check_image_shape, check_precision
+from kgan.spectral_norm import spectral_normalize
 
 
 @keras.saving.register_keras_serializable(package="kgan")
@@ -110,6 +111,7 @@ class VanillaGAN(ArchitectureGAN, GAN):
       latent_distribution: "uniform" (U[-1, 1], as in the paper) or "normal".
       seed: seed of the latent noise.
       precision: the networks' dtype policy (None: Keras' global policy); outputs stay float32.
+      spectral_norm: spectrally normalize D's maxout and dense layers.
       **kwargs: passed to `keras.Model`.
     """
 
@@ -117,17 +119,19 @@ class VanillaGAN(ArchitectureGAN, GAN):
 
     def __init__(self, image_shape=(28, 28, 1), latent_dim=100, generator_units=(1200, 1200),
                  discriminator_units=(240, 240), maxout_pieces=5, input_dropout=0.2, dropout=0.5,
-                 latent_distribution="uniform", seed=None, precision=None, **kwargs):
+                 latent_distribution="uniform", seed=None, precision=None, spectral_norm=False, **kwargs):
         image_shape = check_image_shape(image_shape)
         precision = check_precision(precision)
         arch = {
             "image_shape": image_shape, "generator_units": tuple(generator_units),
             "discriminator_units": tuple(discriminator_units), "maxout_pieces": maxout_pieces,
             "input_dropout": input_dropout, "dropout": dropout, "precision": precision,
+            "spectral_norm": bool(spectral_norm),
         }
+        discriminator = build_maxout_discriminator(
+            image_shape, discriminator_units, maxout_pieces, input_dropout, dropout, dtype=precision)
         super().__init__(
             generator=build_mlp_generator(latent_dim, image_shape, generator_units, dtype=precision),
-            discriminator=build_maxout_discriminator(
-                image_shape, discriminator_units, maxout_pieces, input_dropout, dropout, dtype=precision),
+            discriminator=spectral_normalize(discriminator) if spectral_norm else discriminator,
             latent_dim=latent_dim, latent_distribution=latent_distribution, seed=seed, **kwargs)
         self._arch = arch

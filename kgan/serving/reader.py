@@ -309,7 +309,7 @@ class KerasGAN(LoadedGAN):
 
     def _generate(self, inputs):
         latents = self.contract.latents(inputs)
-        return keras.ops.convert_to_numpy(self.gan.generator(latents, training=False))
+        return keras.ops.convert_to_numpy(self.gan.inference_generator(latents, training=False))
 
     def _sample(self, num_images, seed, labels):
         inputs = {name: np.asarray(value) for name, value in self.contract.sample(num_images, seed, labels).items()}
@@ -331,7 +331,7 @@ class KerasGAN(LoadedGAN):
         return self.gan.sample_latents(batch_size, seed=seed)
 
     def generator(self, latents, training=False):
-        return self.gan.generator(latents, training=training)
+        return self.gan.inference_generator(latents, training=training)
 
 
 class ExportedGAN(LoadedGAN):

@@ -44,10 +44,14 @@ def describe(gan):
       gan: a `kgan.GAN`.
 
     Returns:
-      `Contract.metadata` plus ``class`` (the model's class name) and, for
-      contracts with features, ``feature_dim``.
+      `Contract.metadata` plus ``class`` (the model's class name), ``generator``
+      ("ema": the exported generator is the EMA of G's weights; "trained": G itself),
+      ``training_options`` (objective, penalties, EMA, augmentation) and, for contracts
+      with features, ``feature_dim``.
     """
-    description = {**gan.contract.metadata(), "class": type(gan).__name__}
+    description = {**gan.contract.metadata(), "class": type(gan).__name__,
+                   "generator": "ema" if gan.ema_generator is not None else "trained",
+                   "training_options": gan.training_options}
     if gan.contract.features:
         description["feature_dim"] = int(features_lib.discriminator_features(gan).output.shape[-1])
     return description
@@ -115,7 +119,7 @@ def serving_generator(gan):
       A functional `keras.Model` sharing the float32 generator's weights.
     """
     contract = gan.contract
-    generator = float32_model(gan.generator)
+    generator = float32_model(gan.inference_generator)
     inputs = serving_inputs(contract)
     latents = [OneHot(spec.size, name=f"{spec.name}_one_hot")(inputs[spec.name]) if spec.encoding == "one_hot"
                else inputs[spec.name] for spec in contract.inputs]

@@ -63,7 +63,7 @@ class SampleGrid(keras.callbacks.Callback):
 
     def save(self, step):
         """Renders the grid now and saves it as ``epoch_<step>.png``; returns the path."""
-        samples = self.model.generator(self._latents, training=False)
+        samples = self.model.inference_generator(self._latents, training=False)
         grid = image_utils.image_grid(keras.ops.convert_to_numpy(samples), self.rows, self.cols)
         self.last_path = os.path.join(self.output_dir, f"epoch_{step:03d}.png")
         image_utils.save_png(self.last_path, grid)
