@@ -77,6 +77,41 @@ def test_sigkill_mid_epoch_then_rerun_ends_with_identical_weights(tmp_path, mnis
     assert [line.split(",")[0] for line in (run_dir / "history.csv").read_text().splitlines()[1:]] == ["0", "1", "2"]
 
 
+# Every option of the update that holds state or draws noise: SN's power-iteration vectors, the EMA
+# generator, DiffAugment's and the penalties' draws from the noise stream, lazy R1's step count.
+TOOLKIT = {"loss": "hinge", "spectral_norm": "true", "r1_gamma": 1.0, "r1_every": 2, "gradient_penalty": 1.0,
+           "ema": 0.9, "ema_start": 2, "augment": "translation,cutout,color", "d_learning_rate": 3e-4}
+
+
+@pytest.fixture(scope="module")
+def uninterrupted_toolkit(tmp_path_factory, mnist_data_dir):
+    run_dir = tmp_path_factory.mktemp("uninterrupted_toolkit") / "run"
+    result = run_module("zoo.dcgan", *trainer_args(mnist_data_dir, run_dir, **TOOLKIT))
+    assert result.returncode == 0, result.stderr[-3000:]
+    return Run(run_dir, result)
+
+
+def test_sigkill_and_resume_are_exact_with_every_training_option_on(tmp_path, mnist_data_dir, uninterrupted,
+                                                                     uninterrupted_toolkit):
+    run_dir = tmp_path / "run"
+    args = trainer_args(mnist_data_dir, run_dir, **TOOLKIT)
+    killed = inject("zoo.dcgan", "--kill_at_batch=8", args)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    resumed = run_module("zoo.dcgan", *args)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "(epoch 1 done + 2 batches)" in resumed.stdout
+    assert_same_state(uninterrupted_toolkit.dir / "model.keras", run_dir / "model.keras")
+    saved = keras.models.load_model(run_dir / "model.keras")
+    assert saved.ema_generator is not None and saved.loss == "hinge" and saved.augment == (
+        "translation", "cutout", "color")
+    assert any("vector_u" in v.path for v in saved.discriminator.variables)
+    assert float(saved.d_optimizer.learning_rate) == pytest.approx(3e-4)
+    # The options changed the run: its weights are not the classic run's.
+    classic = keras.models.load_model(uninterrupted.dir / "model.keras")
+    assert not np.allclose(keras.ops.convert_to_numpy(classic.generator.variables[0]),
+                           keras.ops.convert_to_numpy(saved.generator.variables[0]))
+
+
 def test_kill_inside_a_checkpoint_write_and_a_truncated_checkpoint_fall_back(tmp_path, mnist_data_dir,
                                                                             uninterrupted):
     run_dir = tmp_path / "run"
