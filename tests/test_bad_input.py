@@ -478,9 +478,21 @@ def test_tf_importing_cli_flags_are_rejected_in_one_line(tmp_path):
          r"--dataset=cifar10: value should be one of <mnist\|fashion_mnist>"),
         ("zoo.import_data", [f"--source_dir={tmp_path}", f"--data_dir={tmp_path / 'tfds'}", "stray"], 1,
          r"Unexpected arguments: stray"),
+        # The training toolkit's flags, refused before any data is read or run directory made.
+        ("zoo.dcgan", [f"--output_dir={tmp_path / 'run'}", "--loss=hinj"], 1, r"--loss=hinj: value should be one of"),
+        ("zoo.dcgan", [f"--output_dir={tmp_path / 'run'}", "--loss=wasserstein"], 1,
+         r"--loss wasserstein needs a Lipschitz critic: add --gradient_penalty 10"),
+        ("zoo.gan", [f"--output_dir={tmp_path / 'run'}", "--r1_gamma=-1"], 1, r"--r1_gamma=-1"),
+        ("zoo.infogan", [f"--output_dir={tmp_path / 'run'}", "--ema=1.0"], 1, r"--ema=1.0"),
+        ("zoo.cgan", [f"--output_dir={tmp_path / 'run'}", "--augment=translation,flip"], 1,
+         r"--augment takes any of translation,cutout,color"),
+        ("zoo.dcgan", [f"--output_dir={tmp_path / 'run'}", "--conditioning=acgan", f"--data_dir={tmp_path / 'tfds'}"],
+         2, r"--conditioning acgan is for the conditional trainer \(python -m zoo.cgan\); zoo.dcgan is unconditional"),
+        ("zoo.dcgan", [f"--output_dir={tmp_path / 'run'}", "--loss=hinge", "--label_smoothing=0.1"], 1,
+         r"--label_smoothing are options of --loss classic only"),
     ]
     results = run_parallel(*[(module, *args) for module, args, _, _ in cases])
     for (module, args, code, message), result in zip(cases, results):
         assert_one_line_error(result, code, message)
         assert "USAGE" not in result.stderr  # no help dump for a stray argument
-    assert not (tmp_path / "tfds").exists()
+    assert not (tmp_path / "tfds").exists() and not (tmp_path / "run").exists()

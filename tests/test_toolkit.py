@@ -358,3 +358,108 @@ def test_augmentation_is_drawn_from_the_model_noise_stream():
     for a, b in zip(runs[0], runs[1]):
         np.testing.assert_array_equal(a, b)
     assert any(not np.allclose(a, c) for a, c in zip(runs[0], runs[2]))
+
+
+# ---- conditioning variants and the families' options --------------------------------------
+
+def tiny_cgan(conditioning, head="sigmoid", **kwargs):
+    keras.utils.set_random_seed(4)
+    return kgan.ConditionalDCGAN(image_shape=(28, 28, 1), num_classes=10, latent_dim=8, head=head,
+                                 generator_filters=4, discriminator_filters=4, conditioning=conditioning, seed=1,
+                                 **kwargs)
+
+
+def labelled(n=16):
+    return np.random.default_rng(3).uniform(-1, 1, (n, 28, 28, 1)).astype("float32"), np.arange(n) % 10
+
+
+@pytest.mark.parametrize("conditioning,head", [("concat", "sigmoid"), ("projection", "sigmoid"),
+                                               ("projection", "softmax"), ("acgan", "sigmoid")])
+def test_conditioning_variants_train_save_load_and_keep_the_label_contract(tmp_path, conditioning, head):
+    gan = tiny_cgan(conditioning, head)
+    d = gan.discriminator
+    spec = [s for s in gan.contract.inputs if s.name == "label"][0]
+    assert spec.role == "class" and spec.conditions_discriminator == (conditioning != "acgan")
+    assert [tuple(i.shape[1:]) for i in d.inputs] == ([(28, 28, 1)] if conditioning == "acgan"
+                                                      else [(28, 28, 1), (10,)])
+    assert ("image_label" in [layer.name for layer in d.layers]) == (conditioning == "concat")
+    gan.compile(d_optimizer=keras.optimizers.Adam(1e-3), g_optimizer=keras.optimizers.Adam(1e-3))
+    images, labels = labelled()
+    history = gan.fit(images, labels, batch_size=8, epochs=1, verbose=0)
+    assert ("class_real" in history.history) == (conditioning == "acgan")
+    gan.save(tmp_path / "c.keras")
+    loaded = keras.saving.load_model(tmp_path / "c.keras")
+    assert loaded.conditioning == conditioning
+    np.testing.assert_array_equal(loaded.generate(labels=[7, 3], seed=0), gan.generate(labels=[7, 3], seed=0))
+    sampled = kgan.load(loaded).sample(4, seed=0, label=[1, 2, 3, 4])
+    np.testing.assert_array_equal(sampled["label"], [1, 2, 3, 4])
+
+
+def test_projection_term_is_the_class_embedding_dotted_with_the_features():
+    layer = kgan.models.dcgan.ClassProjection(two_way=True)
+    features = np.random.default_rng(0).normal(size=(3, 5)).astype("float32")
+    labels = np.eye(4, dtype="float32")[[0, 2, 3]]
+    out = layer([features, labels]).numpy()
+    embed = layer.kernel.numpy()
+    np.testing.assert_allclose(out[:, 1], (features * embed[[0, 2, 3]]).sum(1), rtol=1e-5)
+    np.testing.assert_array_equal(out[:, 0], 0.0)  # adds to the softmax head's real logit only
+    assert float(losses.real_logit(out)[0]) == pytest.approx(float(out[0, 1]))
+
+
+def test_acgan_adds_its_class_losses_to_d_and_g():
+    gan = tiny_cgan("acgan", class_weight=0.5)
+    images, labels = labelled(8)
+    real_aux = np.random.default_rng(1).normal(size=(8, 10)).astype("float32")
+    one_hot = np.eye(10, dtype="float32")[labels]
+    expected = 0.5 * np.mean(-np.sum(one_hot * (real_aux - np.log(np.exp(real_aux).sum(1, keepdims=True))), 1))
+    assert float(gan.real_auxiliary_loss(real_aux, one_hot)) == pytest.approx(expected, rel=1e-5)
+    latents = gan.sample_latents(8, seed=0, labels=labels)
+    assert float(gan.auxiliary_loss(real_aux, latents, discriminator_step=False)) == pytest.approx(expected, rel=1e-5)
+    # An AC-GAN's D never receives the label.
+    assert gan.discriminator_inputs(images, one_hot) is images
+    with pytest.raises(ValueError, match="conditioning must be one of"):
+        tiny_cgan("film")
+
+
+def test_every_family_takes_spectral_norm_and_reloads_it(tmp_path):
+    models = [kgan.DCGAN(image_shape=(16, 16, 1), generator_filters=4, discriminator_filters=4, spectral_norm=True),
+              kgan.VanillaGAN(image_shape=(8, 8, 1), generator_units=(8,), discriminator_units=(4,),
+                              spectral_norm=True),
+              kgan.ConvInfoGAN(image_shape=(8, 8, 1), latent_dim=4, spectral_norm=True),
+              tiny_cgan("projection", spectral_norm=True)]
+    for gan in models:
+        wrapped = [layer for layer in gan.discriminator.layers if isinstance(layer, SpectralNormalization)]
+        assert wrapped and gan.training_options["spectral_norm"], gan.family
+        gan.save(tmp_path / f"{gan.family}.keras")
+        loaded = keras.saving.load_model(tmp_path / f"{gan.family}.keras")
+        assert loaded.training_options["spectral_norm"]
+        probe = np.zeros((2, *gan.image_shape), np.float32)
+        conditions = gan.fake_conditions(gan.sample_latents(2, seed=0))
+        np.testing.assert_array_equal(gan.discriminate(probe, conditions)[0] if gan.family == "infogan" else
+                                      gan.discriminate(probe, conditions),
+                                      loaded.discriminate(probe, conditions)[0] if gan.family == "infogan" else
+                                      loaded.discriminate(probe, conditions))
+    # The DCGAN's features (SVM) still find its conv layers behind the wrappers.
+    assert kgan.features.discriminator_features(models[0]).output.shape[-1] > 0
+
+
+@pytest.mark.parametrize("conditioning", ["projection", "acgan"])
+def test_conditioning_variants_export_and_score_label_accuracy(tmp_path, mnist_data_dir, conditioning):
+    from kgan import evaluation
+    from kgan.serving import saved_model
+
+    gan = tiny_cgan(conditioning)
+    gan.compile(d_optimizer="adam", g_optimizer="adam", ema_decay=0.5)
+    gan.fit(*labelled(8), batch_size=8, epochs=1, verbose=0)
+    path = saved_model.export_saved_model(gan, str(tmp_path / "exports"), "cgan")
+    exported = kgan.load(path)
+    assert exported.metadata["conditioning"] == conditioning and exported.metadata["generator"] == "ema"
+    assert exported.metadata["training_options"]["ema_decay"] == 0.5
+    drawn = exported.sample(3, seed=0, label=[7, 7, 1])
+    latents = gan.sample_latents(3, seed=0, labels=[7, 7, 1])
+    z = latents[0].numpy()
+    np.testing.assert_allclose(drawn["z"], z, atol=1e-6)
+    np.testing.assert_allclose(drawn["images"], gan.ema_generator(latents, training=False).numpy(), atol=1e-4)
+    assert not np.allclose(drawn["images"], gan.generator(latents, training=False).numpy(), atol=1e-4)
+    scores = evaluation.evaluate(path, num_samples=20, data_dir=mnist_data_dir)
+    assert 0.0 <= scores["label_accuracy"]["value"] <= 1.0 and scores["label_accuracy"]["num_samples"] == 20
