@@ -40,7 +40,7 @@ def build():
     x = keras.Input((4, 4, 1))
     d = keras.Model(x, keras.layers.Dense(1)(keras.layers.Dense(8, activation="relu")(keras.layers.Flatten()(x))))
     gan = TableGAN(g, d, latent_dim=6)
-    gan.compile(d_optimizer=keras.optimizers.SGD(0.1), g_optimizer=keras.optimizers.SGD(0.1))
+    gan.compile(d_optimizer=keras.optimizers.SGD(0.1), g_optimizer=keras.optimizers.SGD(0.1), ema_decay=0.5)
     return gan
 
 
@@ -56,6 +56,9 @@ two, h2 = train(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
 assert two.distribute_strategy.num_replicas_in_sync == 2
 for a, b in zip(one.trainable_variables, two.trainable_variables):
     np.testing.assert_allclose(a.numpy(), b.numpy(), atol=2e-6, err_msg=a.path)
+for a, b in zip(one.ema_generator.variables, two.ema_generator.variables):  # the EMA generator too
+    np.testing.assert_allclose(a.numpy(), b.numpy(), atol=2e-6, err_msg=a.path)
+assert not np.allclose(one.ema_generator.variables[0].numpy(), one.generator.variables[0].numpy())
 for key in h1:
     np.testing.assert_allclose(h1[key], h2[key], rtol=1e-5, err_msg=key)
 assert two.d_optimizer.iterations.numpy() == two.g_optimizer.iterations.numpy() == 4
