@@ -16,7 +16,8 @@ import sys
 
 LAYERS = {"core": 0, "models": 1, "data": 1, "training": 2, "serving": 3, "evaluation": 4, "latent": 5,
           "package": 6}
-CORE = {"gan", "losses", "contract", "checks", "fused_adam", "images", "augment", "spectral_norm"}
+CORE = {"gan", "losses", "contract", "checks", "fused_adam", "images", "augment", "spectral_norm", "preset",
+        "version"}
 # The ready-made family modules and classes: only kgan/models/ may name them.
 FAMILY_MODULES = {"kgan.models.mlp", "kgan.models.dcgan", "kgan.models.cgan", "kgan.models.infogan"}
 FAMILY_CLASSES = {"VanillaGAN", "DCGAN", "CGAN", "ConditionalDCGAN", "InfoGAN", "ConvInfoGAN"}

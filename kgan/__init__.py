@@ -12,7 +12,9 @@ from kgan import data, evaluation, images, latent, losses, models, serving, trai
 from kgan.contract import Contract, LatentInput
 from kgan.gan import GAN
 from kgan.models import CGAN, DCGAN, ConditionalDCGAN, ConvInfoGAN, InfoGAN, VanillaGAN
+from kgan.preset import from_preset, list_presets, load_preset, save_preset
 from kgan.serving.reader import load
+from kgan.version import VERSION as __version__
 
 # Modules that moved into the packages, under their earlier names.
 callbacks = training.callbacks
@@ -25,6 +27,6 @@ svm = evaluation.svm
 tflite = serving.tflite
 
 __all__ = ["CGAN", "ConditionalDCGAN", "Contract", "ConvInfoGAN", "DCGAN", "GAN", "InfoGAN", "LatentInput",
-           "VanillaGAN", "callbacks", "checkpoint", "classifier", "data", "evaluation", "export", "features",
-           "images", "latent", "load", "losses", "metrics", "models", "serving", "svm", "tflite", "training"]
-__version__ = "0.1.0"
+           "VanillaGAN", "__version__", "callbacks", "checkpoint", "classifier", "data", "evaluation", "export", "features",
+           "from_preset", "images", "latent", "list_presets", "load", "load_preset", "losses", "metrics", "models", "save_preset", "serving", "svm", "tflite", "training"]
+

@@ -35,7 +35,7 @@ import numpy as np
 import tensorflow as tf
 
 from kgan import augment as augment_lib
-from kgan import fused_adam, losses
+from kgan import fused_adam, losses, preset
 from kgan.checks import after_checks, check_positive_int, fresh_seed
 from kgan.contract import Contract, conditions_of, noise, pack
 from kgan.spectral_norm import SpectralNormalization
@@ -708,6 +708,24 @@ class GAN(keras.Model):
             tf.nest.map_structure(lambda x, start=start: x[start:start + _GENERATE_BATCH], latents), training=False))
             for start in range(0, count, _GENERATE_BATCH)]
         return np.concatenate(parts).astype("float32")
+
+    @classmethod
+    def from_preset(cls, name_or_path):
+        """The model of a preset (see `kgan.preset`), which must be of this class (or a subclass).
+
+        Args:
+          name_or_path: a shipped preset name, a preset directory, or an hf:// / kaggle:// URI.
+        """
+        return preset.load_preset(name_or_path, expected_class=cls)
+
+    def save_to_preset(self, directory, **card):
+        """Writes this model as a preset directory (config.json, model.weights.h5, metadata.json).
+
+        Args:
+          directory: a directory that does not exist yet.
+          **card: model-card entries for metadata.json (description, training_command, metrics, ...).
+        """
+        return preset.save_preset(self, directory, **card)
 
     def save(self, filepath, *args, **kwargs):
         """`keras.Model.save` to a ``.keras`` file (the legacy ``.h5`` format cannot hold a GAN)."""

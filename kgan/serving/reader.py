@@ -24,7 +24,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kgan import losses
+from kgan import losses, preset
 from kgan.checks import check_count, failed_check_message, one_line
 from kgan.contract import Contract
 from kgan.gan import GAN
@@ -35,7 +35,7 @@ from kgan.training.layout import RunLayout
 
 GENERATE_BATCH = 256  # rows per generator call: memory stays bounded for any number of images
 SOURCE_HINT = ("pass a zoo run directory (holding model.keras), a .keras file saved with gan.save(...) or an "
-               "export directory (exports/<name>[/<version>])")
+               "export directory (exports/<name>[/<version>]), or a preset (preset:<name>, a preset directory, hf://...)")
 _REEXPORT = "re-export the run with python -m zoo.export."
 
 
@@ -157,6 +157,8 @@ def load(source):
     if not isinstance(source, (str, os.PathLike)):
         raise TypeError(f"Expected a kgan.GAN or a path, got {type(source).__name__}: {SOURCE_HINT}.")
     path = os.fspath(source)
+    if path.startswith(("preset:", "hf://", "kaggle://")) or (os.path.isdir(path) and preset.is_preset_dir(path)):
+        return KerasGAN(preset.load_preset(path), description=path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"Model path {path} does not exist: {SOURCE_HINT}.")
     if os.path.isdir(path):

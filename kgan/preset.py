@@ -1,0 +1,212 @@
+"""Presets in KerasHub's spirit: a directory holding a model's config, weights and model card.
+
+A preset directory holds
+
+* ``config.json``: the model's Keras config (its registered class, so the family is rebuilt),
+* ``model.weights.h5``: every weight of G, D and the EMA generator (no optimizer state),
+* ``metadata.json``: ``kgan_preset`` (the format version), the kgan / Keras / TensorFlow versions
+  it was written with, the family and class, the parameter count and the caller's model card
+  (training command, metrics, ...).
+
+`save_preset` writes one (atomically: a staging folder renamed into place, never over an existing
+preset); `load_preset` reads a local directory, a shipped name (``kgan/presets/<name>/``), or
+``hf://user/repo`` / ``kaggle://owner/model/...`` through their own libraries when installed.
+"""
+
+import datetime
+import importlib
+import importlib.util
+import json
+import os
+import shutil
+import tempfile
+
+import keras
+import tensorflow as tf
+
+from kgan.checks import one_line, write_json_atomic
+from kgan.version import VERSION
+
+FORMAT_VERSION = 1
+CONFIG_FILE, WEIGHTS_FILE, METADATA_FILE = "config.json", "model.weights.h5", "metadata.json"
+SHIPPED_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "presets")
+_REMOTE = {"hf://": ("huggingface_hub", "pip install huggingface_hub"),
+           "kaggle://": ("kagglehub", "pip install kagglehub")}
+
+
+class PresetError(ValueError):
+    """A preset that cannot be found, read or used; the message says which and what to do."""
+
+
+def list_presets():
+    """The shipped presets.
+
+    Returns:
+      dict ``{name: one-line description}``, sorted by name (empty when none are shipped).
+    """
+    found = {}
+    if os.path.isdir(SHIPPED_DIR):
+        for name in sorted(os.listdir(SHIPPED_DIR)):
+            path = os.path.join(SHIPPED_DIR, name, METADATA_FILE)
+            if os.path.isfile(path):
+                try:
+                    with open(path) as f:
+                        found[name] = str(json.load(f).get("description", ""))
+                except (OSError, ValueError):
+                    found[name] = "(unreadable metadata.json)"
+    return found
+
+
+def save_preset(gan, directory, **card):
+    """Writes ``gan`` as a preset directory.
+
+    Args:
+      gan: a `kgan.GAN` (compiled or not).
+      directory: the preset directory to create; it must not exist yet.
+      **card: model-card entries stored in metadata.json (e.g. ``description``,
+        ``training_command``, ``metrics``); JSON-serializable values.
+
+    Returns:
+      The directory.
+    """
+    directory = os.fspath(directory)
+    if os.path.exists(directory):
+        raise FileExistsError(f"{directory} already exists: a preset is never written over; pick another directory "
+                              "or remove it first.")
+    parent = os.path.dirname(os.path.abspath(directory))
+    if not os.path.isdir(parent):
+        raise FileNotFoundError(f"The folder {parent} of the preset does not exist.")
+    config = keras.saving.serialize_keras_object(gan)
+    config.pop("compile_config", None)  # an inference preset: no optimizers
+    copy = keras.saving.deserialize_keras_object(config)
+    copy.set_weights(gan.get_weights())
+    metadata = {
+        "kgan_preset": FORMAT_VERSION, "kgan_version": _kgan_version(), "keras_version": keras.__version__,
+        "tensorflow_version": tf.__version__, "family": gan.contract.family, "class": type(gan).__name__,
+        "parameter_count": int(sum(int(v.numpy().size) for v in copy.weights)),
+        "generator": "ema" if gan.ema_generator is not None else "trained",
+        "saved": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), **card,
+    }
+    staging = tempfile.mkdtemp(prefix=".preset-", dir=parent)
+    try:
+        with open(os.path.join(staging, CONFIG_FILE), "w") as f:
+            json.dump(config, f, indent=1)
+        copy.save_weights(os.path.join(staging, WEIGHTS_FILE))
+        write_json_atomic(os.path.join(staging, METADATA_FILE), metadata)
+        os.rename(staging, directory)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return directory
+
+
+def is_preset_dir(path):
+    """Whether ``path`` is a directory holding a preset's metadata.json and config.json."""
+    return os.path.isfile(os.path.join(path, METADATA_FILE)) and os.path.isfile(os.path.join(path, CONFIG_FILE))
+
+
+def resolve(source):
+    """The local directory of a preset: a directory, a shipped name, or an hf:// / kaggle:// URI."""
+    source = os.fspath(source)
+    if source.startswith("preset:"):
+        source = source[len("preset:"):]
+    for scheme, (module, install) in _REMOTE.items():
+        if source.startswith(scheme):
+            handle = source[len(scheme):]
+            if importlib.util.find_spec(module) is None:
+                raise PresetError(f"{source} needs the {module} package, which is not installed: {install}.")
+            return _download(module, handle, source)
+    expanded = os.path.expanduser(source)
+    if os.path.isdir(expanded):
+        return expanded
+    shipped = os.path.join(SHIPPED_DIR, source)
+    if os.sep not in source and os.path.isdir(shipped):
+        return shipped
+    known = ", ".join(list_presets()) or "none are shipped in this kgan version"
+    raise PresetError(f"Unknown preset {source!r}: not a shipped preset ({known}), nor a preset directory, nor an "
+                      "hf://user/repo or kaggle://owner/model URI.")
+
+
+def _download(module, handle, source):
+    try:
+        library = importlib.import_module(module)
+        if module == "huggingface_hub":
+            return library.snapshot_download(repo_id=handle)
+        return library.model_download(handle)
+    except Exception as error:  # network, auth and not-found errors of either library
+        raise PresetError(f"Could not download {source} ({type(error).__name__}: {one_line(error)}).") from None
+
+
+def load_preset(source, expected_class=None):
+    """Builds the model a preset holds.
+
+    Args:
+      source: a preset directory, a shipped name, or an hf:// / kaggle:// URI.
+      expected_class: if given, the preset must hold an instance of this class (e.g. `kgan.DCGAN`).
+
+    Returns:
+      The uncompiled model with the preset's weights (ready to generate; compile it to train further).
+    """
+    directory = resolve(source)
+    metadata = _read_json(directory, METADATA_FILE, source)
+    config = _read_json(directory, CONFIG_FILE, source)
+    version = metadata.get("kgan_preset")
+    if version != FORMAT_VERSION:
+        raise PresetError(f"{source} is a kgan preset of format {version!r}; this kgan ({_kgan_version()}) reads "
+                          f"format {FORMAT_VERSION}: load it with the kgan version that wrote it "
+                          f"({metadata.get('kgan_version', 'unknown')}).")
+    written = str(metadata.get("kgan_version", ""))
+    if written.split(".")[:1] != _kgan_version().split(".")[:1]:
+        raise PresetError(f"{source} was written by kgan {written or 'of an unknown version'}, whose major version "
+                          f"differs from this kgan ({_kgan_version()}): install kgan {written} to load it.")
+    weights = os.path.join(directory, WEIGHTS_FILE)
+    if not os.path.isfile(weights):
+        raise PresetError(f"{source} has no {WEIGHTS_FILE}: the preset is incomplete; download or save it again.")
+    try:
+        model = keras.saving.deserialize_keras_object(config)
+    except Exception as error:  # unknown classes, bad arguments
+        raise PresetError(f"{source}/{CONFIG_FILE} does not build a kgan model ({type(error).__name__}: "
+                          f"{one_line(error)}).") from None
+    if expected_class is not None and not isinstance(model, expected_class):
+        raise PresetError(f"{source} holds a {type(model).__name__} ({metadata.get('family')}), not a "
+                          f"{expected_class.__name__}: load it with kgan.from_preset({str(source)!r}).")
+    try:
+        model.load_weights(weights)
+    except Exception as error:  # truncated or foreign h5 files, mismatched shapes
+        raise PresetError(f"{weights} cannot be read as this model's weights ({type(error).__name__}: "
+                          f"{one_line(error)}): the file is corrupt or belongs to another model; download or save "
+                          "the preset again.") from None
+    return model
+
+
+def from_preset(name_or_path):
+    """The model a preset holds: a shipped name (`list_presets`), a preset directory, or an
+    ``hf://user/repo`` / ``kaggle://owner/model`` URI (through huggingface_hub / kagglehub).
+
+    Returns:
+      The uncompiled `kgan.GAN` of the preset's family, with its weights.
+    """
+    return load_preset(name_or_path)
+
+
+def read_metadata(source):
+    """A preset's metadata.json (its model card) as a dict, without building the model."""
+    return _read_json(resolve(source), METADATA_FILE, source)
+
+
+def _read_json(directory, name, source):
+    path = os.path.join(directory, name)
+    try:
+        with open(path) as f:
+            value = json.load(f)
+    except FileNotFoundError:
+        raise PresetError(f"{source} has no {name}: not a kgan preset directory.") from None
+    except (OSError, ValueError) as error:
+        raise PresetError(f"{path} is unreadable ({one_line(error)}): the preset is corrupt.") from None
+    if not isinstance(value, dict):
+        raise PresetError(f"{path} does not hold a JSON object: the preset is corrupt.")
+    return value
+
+
+def _kgan_version():
+    return VERSION

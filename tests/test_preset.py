@@ -1,0 +1,117 @@
+"""Presets: save_to_preset -> from_preset round trips, bad presets, the reader and zoo.generate."""
+
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+from conftest import run_module
+from PIL import Image
+
+import kgan
+from kgan import preset
+
+
+def tiny_models():
+    keras.utils.set_random_seed(0)
+    return {
+        "dcgan": kgan.DCGAN(image_shape=(16, 16, 1), latent_dim=8, generator_filters=4, discriminator_filters=4,
+                            seed=1),
+        "gan": kgan.VanillaGAN(image_shape=(8, 8, 1), latent_dim=8, generator_units=(16,), discriminator_units=(4,)),
+        "cgan": kgan.ConditionalDCGAN(image_shape=(16, 16, 1), num_classes=3, latent_dim=8, generator_filters=4,
+                                      discriminator_filters=4, conditioning="acgan", spectral_norm=True),
+        "infogan": kgan.ConvInfoGAN(image_shape=(8, 8, 1), latent_dim=4, num_categories=3, num_continuous=1),
+    }
+
+
+def weights_of(gan):
+    return [np.array(keras.ops.convert_to_numpy(v)) for v in gan.weights]
+
+
+def test_every_family_round_trips_bit_exactly(tmp_path):
+    for family, gan in tiny_models().items():
+        gan.compile(d_optimizer="adam", g_optimizer="adam", ema_decay=0.9)
+        gan.ema_generator.variables[0].assign(gan.ema_generator.variables[0] + 0.5)  # EMA != G
+        path = gan.save_to_preset(tmp_path / family, description=f"tiny {family}", metrics={"fd": 1.0})
+        loaded = kgan.from_preset(str(path))
+        assert type(loaded) is type(gan) and loaded.ema_generator is not None
+        for a, b in zip(weights_of(gan), weights_of(loaded)):
+            np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(loaded.generate(4, seed=3), gan.generate(4, seed=3))
+        assert type(gan).from_preset(str(path)).family == family
+        card = preset.read_metadata(str(path))
+        assert card["family"] == family and card["kgan_version"] == kgan.__version__
+        assert card["description"] == f"tiny {family}" and card["generator"] == "ema"
+        assert card["parameter_count"] == sum(w.size for w in weights_of(gan))
+        assert sorted(os.listdir(path)) == ["config.json", "metadata.json", "model.weights.h5"]
+        # The one reader takes it as a directory or as preset:<dir>.
+        assert kgan.load(str(path)).family == family == kgan.load(f"preset:{path}").family
+
+
+def test_bad_presets_are_one_clear_error_each(tmp_path):
+    gan = tiny_models()["dcgan"]
+    good = gan.save_to_preset(tmp_path / "good")
+    with pytest.raises(FileExistsError, match="never written over"):
+        gan.save_to_preset(good)
+    with pytest.raises(preset.PresetError, match=r"Unknown preset 'dcgan_nope'.*none are shipped|Unknown preset"):
+        kgan.from_preset("dcgan_nope")
+    with pytest.raises(preset.PresetError, match="holds a DCGAN .*not a ConvInfoGAN"):
+        kgan.ConvInfoGAN.from_preset(str(good))
+    with pytest.raises(preset.PresetError, match="needs the huggingface_hub package.*pip install huggingface_hub"):
+        kgan.from_preset("hf://someone/dcgan")
+    with pytest.raises(preset.PresetError, match="needs the kagglehub package"):
+        kgan.load("kaggle://someone/dcgan/keras/mnist")
+
+    def broken(name, edit):
+        path = tmp_path / name
+        gan.save_to_preset(path)
+        edit(path)
+        return str(path)
+
+    missing = broken("missing", lambda p: os.remove(p / "model.weights.h5"))
+    with pytest.raises(preset.PresetError, match="has no model.weights.h5"):
+        kgan.from_preset(missing)
+    truncated = broken("truncated", lambda p: (p / "model.weights.h5").write_bytes(
+        (p / "model.weights.h5").read_bytes()[:500]))
+    with pytest.raises(preset.PresetError, match="cannot be read as this model's weights.*corrupt"):
+        kgan.from_preset(truncated)
+    other = tmp_path / "other"
+    tiny_models()["gan"].save_to_preset(other)
+    foreign = broken("foreign", lambda p: (p / "model.weights.h5").write_bytes((other / "model.weights.h5").read_bytes()))
+    with pytest.raises(preset.PresetError, match="corrupt or belongs to another model"):
+        kgan.from_preset(foreign)
+
+    def set_version(path, **values):
+        card = json.loads((path / "metadata.json").read_text())
+        card.update(values)
+        (path / "metadata.json").write_text(json.dumps(card))
+
+    future = broken("future", lambda p: set_version(p, kgan_version="7.0.0"))
+    with pytest.raises(preset.PresetError, match="written by kgan 7.0.0.*install kgan 7.0.0"):
+        kgan.from_preset(future)
+    format2 = broken("format2", lambda p: set_version(p, kgan_preset=2))
+    with pytest.raises(preset.PresetError, match="of format 2"):
+        kgan.from_preset(format2)
+    garbled = broken("garbled", lambda p: (p / "config.json").write_text("{not json"))
+    with pytest.raises(preset.PresetError, match="config.json is unreadable"):
+        kgan.from_preset(garbled)
+    unknown_class = broken("unknown_class", lambda p: (p / "config.json").write_text(
+        json.dumps({"class_name": "NoSuchGAN", "module": "kgan", "config": {}})))
+    with pytest.raises(preset.PresetError, match="does not build a kgan model"):
+        kgan.from_preset(unknown_class)
+    assert not any(name.startswith(".preset-") for name in os.listdir(tmp_path))  # no staging left behind
+
+
+def test_zoo_generate_writes_a_grid_from_a_preset(tmp_path):
+    gan = tiny_models()["cgan"]
+    path = gan.save_to_preset(tmp_path / "cgan")
+    out = tmp_path / "grid.png"
+    result = run_module("zoo.generate", f"--preset={path}", "--labels=2,2,0", "--cols=3", f"--output={out}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    grid = np.asarray(Image.open(out))
+    assert grid.shape[:2] == (16 + 4, 3 * 18 + 2)
+    again = run_module("zoo.generate", f"--model=preset:{path}", "--labels=2,2,0", f"--output={out}")
+    problems = [line for line in again.stderr.splitlines() if line.startswith("error: ")]
+    assert again.returncode == 2 and "Traceback" not in again.stderr
+    assert len(problems) == 1 and "already exists; pass --overwrite" in problems[0]
