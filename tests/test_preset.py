@@ -115,3 +115,22 @@ def test_zoo_generate_writes_a_grid_from_a_preset(tmp_path):
     problems = [line for line in again.stderr.splitlines() if line.startswith("error: ")]
     assert again.returncode == 2 and "Traceback" not in again.stderr
     assert len(problems) == 1 and "already exists; pass --overwrite" in problems[0]
+
+
+def test_a_trainer_starts_from_a_preset(tmp_path, mnist_data_dir):
+    keras.utils.set_random_seed(7)
+    source = kgan.DCGAN(image_shape=(28, 28, 1), latent_dim=100, generator_filters=4, discriminator_filters=4)
+    path = source.save_to_preset(tmp_path / "start")
+    common = [f"--data_dir={mnist_data_dir}", "--epochs=1", "--steps_per_epoch=1", "--batch_size=8",
+              "--eval_every=0", "--noexport", "--verbose=0", "--grid_size=1", f"--init_from={path}",
+              "--learning_rate=1e-12", "--discriminator_filters=4"]
+    tuned = run_module("zoo.dcgan", f"--output_dir={tmp_path / 'run'}", "--generator_filters=4", *common)
+    assert tuned.returncode == 0, tuned.stderr[-2000:]
+    assert f"Initialized the networks from {path}" in tuned.stdout
+    model = keras.models.load_model(tmp_path / "run" / "model.keras")
+    trained = [np.array(v) for v in model.generator.trainable_weights]
+    for a, b in zip(source.generator.trainable_weights, trained):  # one 1e-12 step from the preset
+        np.testing.assert_allclose(np.array(a), b, atol=1e-6)
+    wrong = run_module("zoo.dcgan", f"--output_dir={tmp_path / 'wrong'}", "--generator_filters=8", *common)
+    assert wrong.returncode == 2 and "pass the architecture flags the preset was trained with" in wrong.stderr
+    assert not (tmp_path / "wrong").exists()

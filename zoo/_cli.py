@@ -95,6 +95,8 @@ flags.DEFINE_integer("holdout", None,
                      "model is selected against them (the test split stays unseen). Default: 5000 (MNIST's "
                      "classic 55000/5000 split), or a tenth of a smaller train split.", lower_bound=1)
 
+flags.DEFINE_string("init_from", None, "Start the new run from a preset's weights (preset:NAME, a preset directory, "
+                    "hf://...) instead of a fresh init: fine-tuning. Its networks must match the run's flags.")
 flags.DEFINE_integer("checkpoint_every", 0,
                      "Also checkpoint every N batches within an epoch (0: at epoch ends only).", lower_bound=0)
 flags.DEFINE_bool("fresh", False,

@@ -64,6 +64,7 @@ class RunConfig:
     eval_samples: int
     inception_weights: str
     holdout: int
+    init_from: str
     checkpoint_every: int
     fresh: bool
     deterministic: bool

@@ -18,6 +18,7 @@ import tempfile
 import keras
 import tensorflow as tf
 
+from kgan import preset
 from kgan.checks import one_line, set_aside, write_json_atomic
 from kgan.data import pipeline
 from kgan.evaluation import extractors
@@ -74,6 +75,7 @@ def train(config, build_model, extra_callbacks=None):
                          f"zoo.{config.model} is unconditional.")
     plan = plan_data(config)
     gan = build_and_compile(config, build_model, plan, strategy)
+    initial = initial_weights(config, gan)  # read and checked before the run directory is touched
     if config.export and is_chief:
         saved_model.check_export_target(config.export_dir, config.export_name or config.model, gan.contract.family,
                                         replace_family=config.replace_family)
@@ -84,6 +86,10 @@ def train(config, build_model, extra_callbacks=None):
         start_epoch, start_batch = 0, 0
         if resume or (not is_chief and not config.fresh):
             start_epoch, start_batch = restore(config, gan, RunLayout(config.output_dir), strategy, is_chief)
+        if initial and (start_epoch, start_batch) == (0, 0):
+            for network, weights in initial:
+                network.set_weights(weights)
+            print(f"Initialized the networks from {config.init_from}.")
         if (start_epoch, start_batch) >= (config.epochs, 0) and (os.path.exists(run.model) or not is_chief):
             finish_finished_run(config, gan, run, start_epoch, is_chief)
             return run.root
@@ -311,6 +317,27 @@ def build_and_compile(config, build_model, plan, strategy):
                     g_optimizer=keras.optimizers.Adam(config.g_rate, beta_1=config.beta_1),
                     jit_compile=config.jit_compile, **config.update_options())
     return gan
+
+
+def initial_weights(config, gan):
+    """--init_from: [(network, weights)] from the preset for G, D and the EMA generator; None without it."""
+    if not config.init_from:
+        return None
+    source = preset.load_preset(config.init_from)
+    if source.contract.family != gan.contract.family or tuple(source.image_shape) != tuple(gan.image_shape):
+        raise ValueError(f"--init_from {config.init_from} is a {source.contract.family} model of images "
+                         f"{source.image_shape}; this run builds a {gan.contract.family} of {gan.image_shape}.")
+    pairs = [(gan.generator, source.generator), (gan.discriminator, source.discriminator)]
+    if gan.ema_generator is not None:
+        pairs.append((gan.ema_generator, source.inference_generator))
+    for network, origin in pairs:
+        mine = [tuple(w.shape) for w in network.weights]
+        theirs = [tuple(w.shape) for w in origin.weights]
+        if mine != theirs:
+            raise ValueError(f"--init_from {config.init_from}: its {origin.name} does not match this run's "
+                             f"{network.name} ({len(theirs)} weights vs {len(mine)}, or other shapes); pass the "
+                             "architecture flags the preset was trained with (its metadata.json says which).")
+    return [(network, origin.get_weights()) for network, origin in pairs]
 
 
 def restore(config, gan, run, strategy, is_chief):
