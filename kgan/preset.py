@@ -100,6 +100,14 @@ def save_preset(gan, directory, **card):
     return directory
 
 
+URI_PREFIXES = ("preset:", "hf://", "kaggle://")
+
+
+def is_preset_uri(source):
+    """Whether ``source`` names a preset by URI (preset:NAME_OR_DIR, hf://..., kaggle://...) rather than a path."""
+    return isinstance(source, str) and source.startswith(URI_PREFIXES)
+
+
 def is_preset_dir(path):
     """Whether ``path`` is a directory holding a preset's metadata.json and config.json."""
     return os.path.isfile(os.path.join(path, METADATA_FILE)) and os.path.isfile(os.path.join(path, CONFIG_FILE))

@@ -24,7 +24,7 @@ import time
 
 from absl import app, flags, logging
 
-from zoo._main import check_output_file, run_main, write_json
+from zoo._main import check_output_file, model_source_exists, run_main, write_json
 
 flags.DEFINE_integer("num_samples", 10000, "Generated samples per model (and real train images of the reference "
                      "row); Frechet distances are only comparable at equal sizes.", lower_bound=6)
@@ -49,7 +49,7 @@ FLAGS = flags.FLAGS
 def run(paths):
     if not paths:
         raise ValueError("Pass at least one model: python -m zoo.evaluate <run_dir | .keras file | export_dir> ...")
-    missing = [path for path in paths if not os.path.exists(path)]
+    missing = [path for path in paths if not model_source_exists(path)]
     if missing:
         raise FileNotFoundError(f"{', '.join(missing)} do{'es' if len(missing) == 1 else ''} not exist: pass zoo "
                                 "run directories (holding model.keras), .keras files or export directories.")

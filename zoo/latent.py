@@ -32,7 +32,7 @@ import os
 import numpy as np
 from absl import app, flags
 
-from zoo._main import run_main
+from zoo._main import model_source_exists, run_main
 
 flags.DEFINE_string("model", None,
                     "A zoo run directory (holding model.keras, as zoo.dcgan leaves it), a .keras file, or an "
@@ -154,7 +154,7 @@ def render(mode, gan, groups):
 def run():
     groups = check_flags()
     paths = check_outputs(FLAGS.output_dir, output_names(FLAGS.mode, FLAGS.method), FLAGS.overwrite)
-    if not os.path.exists(FLAGS.model):
+    if not model_source_exists(FLAGS.model):
         raise FileNotFoundError(f"--model {FLAGS.model} does not exist: pass a zoo run directory (holding "
                                 "model.keras), a .keras file or an export directory (exports/<name>[/<version>]).")
     # TensorFlow is imported only now, so flag, path and overwrite errors come back at once.

@@ -16,7 +16,7 @@ import os
 
 from absl import app, flags, logging
 
-from zoo._main import check_output_file, run_main, write_json
+from zoo._main import check_output_file, model_source_exists, run_main, write_json
 
 flags.DEFINE_string("model", None, "Run directory (with model.keras), .keras file, or export directory "
                     "(exports/<name>/<version>, or exports/<name> for the latest version).")
@@ -50,7 +50,7 @@ def run():
                          f"{','.join(FLAGS.c_grid)!r}.")
     if FLAGS.output:
         check_output_file("--output", FLAGS.output, FLAGS.overwrite)
-    if not os.path.exists(FLAGS.model):
+    if not model_source_exists(FLAGS.model):
         raise FileNotFoundError(f"--model {FLAGS.model} does not exist: pass a run directory (holding model.keras), "
                                 "a .keras file or an export directory.")
     try:

@@ -157,7 +157,7 @@ def load(source):
     if not isinstance(source, (str, os.PathLike)):
         raise TypeError(f"Expected a kgan.GAN or a path, got {type(source).__name__}: {SOURCE_HINT}.")
     path = os.fspath(source)
-    if path.startswith(("preset:", "hf://", "kaggle://")) or (os.path.isdir(path) and preset.is_preset_dir(path)):
+    if preset.is_preset_uri(path) or (os.path.isdir(path) and preset.is_preset_dir(path)):
         return KerasGAN(preset.load_preset(path), description=path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"Model path {path} does not exist: {SOURCE_HINT}.")
