@@ -19,6 +19,14 @@ def check_positive_int(name, value):
     return check_count(name, value, 1)
 
 
+def check_non_negative(name, value):
+    """Returns ``value`` as a float, or raises ValueError unless it is a number >= 0."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or \
+            not float(value) >= 0.0:
+        raise ValueError(f"{name} must be a number >= 0, got {value!r}.")
+    return float(value)
+
+
 def check_count(name, value, minimum=1, hint=""):
     """Raises ValueError unless ``value`` is an integer >= ``minimum``; returns it as an int.
 

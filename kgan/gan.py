@@ -36,7 +36,7 @@ import tensorflow as tf
 
 from kgan import augment as augment_lib
 from kgan import fused_adam, losses, preset
-from kgan.checks import after_checks, check_positive_int, fresh_seed
+from kgan.checks import after_checks, check_non_negative, check_positive_int, fresh_seed
 from kgan.contract import Contract, conditions_of, noise, pack
 from kgan.spectral_norm import SpectralNormalization
 
@@ -147,8 +147,7 @@ class GAN(keras.Model):
         return any(spec.role == "class" for spec in self._inputs)
 
     def _has_conv_layers(self):
-        layers = self.discriminator._flatten_layers(include_self=False)  # pylint: disable=protected-access
-        return any(isinstance(layer, keras.layers.Conv2D) for layer in layers)
+        return self._discriminator_has(keras.layers.Conv2D)
 
     def _has_conv_features(self):
         """The DCGAN paper's pooled conv features exist for a D of images alone -> one output with Conv2D layers."""
@@ -278,10 +277,10 @@ class GAN(keras.Model):
             raise ValueError(f"label_smoothing must be a float in [0, 1), got {label_smoothing!r}.")
         if not isinstance(fused_adam, bool):
             raise ValueError(f"fused_adam must be True or False, got {fused_adam!r}.")
-        gradient_penalty, r1_gamma = _non_negative("gradient_penalty", gradient_penalty), \
-            _non_negative("r1_gamma", r1_gamma)
+        gradient_penalty = check_non_negative("gradient_penalty", gradient_penalty)
+        r1_gamma = check_non_negative("r1_gamma", r1_gamma)
         check_positive_int("r1_every", r1_every)
-        if weight_clip is not None and not _non_negative("weight_clip", weight_clip) > 0:
+        if weight_clip is not None and not check_non_negative("weight_clip", weight_clip) > 0:
             raise ValueError(f"weight_clip must be > 0 (or None: off), got {weight_clip!r}.")
         if objective.needs_lipschitz and not (gradient_penalty or weight_clip):
             raise ValueError("loss='wasserstein' needs a Lipschitz critic: pass gradient_penalty (e.g. 10, WGAN-GP) "
@@ -336,19 +335,16 @@ class GAN(keras.Model):
         return {
             "d_optimizer": keras.saving.serialize_keras_object(self.d_optimizer),
             "g_optimizer": keras.saving.serialize_keras_object(self.g_optimizer),
-            "generator_loss": self.generator_loss,
-            "d_steps": self.d_steps,
-            "label_smoothing": self.label_smoothing,
             "fused_adam": self.fused_adam,
-            "loss": self.loss,
-            "gradient_penalty": self.gradient_penalty,
-            "r1_gamma": self.r1_gamma,
-            "r1_every": self.r1_every,
-            "weight_clip": self.weight_clip,
-            "ema_decay": self.ema_decay,
-            "ema_start": self.ema_start,
-            "augment": ",".join(self.augment) or None,
+            **self._update_options(),
         }
+
+    def _update_options(self):
+        """The `compile` options of the adversarial update itself (no optimizers)."""
+        return {"loss": self.loss, "generator_loss": self.generator_loss, "d_steps": self.d_steps,
+                "label_smoothing": self.label_smoothing, "gradient_penalty": self.gradient_penalty,
+                "r1_gamma": self.r1_gamma, "r1_every": self.r1_every, "weight_clip": self.weight_clip,
+                "ema_decay": self.ema_decay, "ema_start": self.ema_start, "augment": list(self.augment)}
 
     def compile_from_config(self, config):
         config = dict(config)
@@ -373,15 +369,11 @@ class GAN(keras.Model):
     @property
     def training_options(self):
         """The options of the update that exports and run records report (objective, penalties, EMA, augment)."""
-        return {"loss": self.loss, "generator_loss": self.generator_loss, "d_steps": self.d_steps,
-                "label_smoothing": self.label_smoothing, "gradient_penalty": self.gradient_penalty,
-                "r1_gamma": self.r1_gamma, "r1_every": self.r1_every, "weight_clip": self.weight_clip,
-                "ema_decay": self.ema_decay, "ema_start": self.ema_start, "augment": list(self.augment),
-                "spectral_norm": self._spectrally_normalized()}
+        return {**self._update_options(), "spectral_norm": self._discriminator_has(SpectralNormalization)}
 
-    def _spectrally_normalized(self):
+    def _discriminator_has(self, layer_type):
         layers = self.discriminator._flatten_layers(include_self=False)  # pylint: disable=protected-access
-        return any(isinstance(layer, SpectralNormalization) for layer in layers)
+        return any(isinstance(layer, layer_type) for layer in layers)
 
     @property
     def metrics(self):
@@ -795,13 +787,6 @@ class GAN(keras.Model):
         if has_average:  # before the weights are loaded, so that its weights load too
             gan.build_ema_generator()
         return gan
-
-
-def _non_negative(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or \
-            not float(value) >= 0.0:
-        raise ValueError(f"{name} must be a number >= 0, got {value!r}.")
-    return float(value)
 
 
 def _averaged_copy(generator):

@@ -81,7 +81,7 @@ def save_preset(gan, directory, **card):
     copy = keras.saving.deserialize_keras_object(config)
     copy.set_weights(gan.get_weights())
     metadata = {
-        "kgan_preset": FORMAT_VERSION, "kgan_version": _kgan_version(), "keras_version": keras.__version__,
+        "kgan_preset": FORMAT_VERSION, "kgan_version": VERSION, "keras_version": keras.__version__,
         "tensorflow_version": tf.__version__, "family": gan.contract.family, "class": type(gan).__name__,
         "parameter_count": int(sum(int(v.numpy().size) for v in copy.weights)),
         "generator": "ema" if gan.ema_generator is not None else "trained",
@@ -160,13 +160,13 @@ def load_preset(source, expected_class=None):
     config = _read_json(directory, CONFIG_FILE, source)
     version = metadata.get("kgan_preset")
     if version != FORMAT_VERSION:
-        raise PresetError(f"{source} is a kgan preset of format {version!r}; this kgan ({_kgan_version()}) reads "
+        raise PresetError(f"{source} is a kgan preset of format {version!r}; this kgan ({VERSION}) reads "
                           f"format {FORMAT_VERSION}: load it with the kgan version that wrote it "
                           f"({metadata.get('kgan_version', 'unknown')}).")
     written = str(metadata.get("kgan_version", ""))
-    if written.split(".")[:1] != _kgan_version().split(".")[:1]:
+    if written.split(".")[:1] != VERSION.split(".")[:1]:
         raise PresetError(f"{source} was written by kgan {written or 'of an unknown version'}, whose major version "
-                          f"differs from this kgan ({_kgan_version()}): install kgan {written} to load it.")
+                          f"differs from this kgan ({VERSION}): install kgan {written} to load it.")
     weights = os.path.join(directory, WEIGHTS_FILE)
     if not os.path.isfile(weights):
         raise PresetError(f"{source} has no {WEIGHTS_FILE}: the preset is incomplete; download or save it again.")
@@ -214,7 +214,3 @@ def _read_json(directory, name, source):
     if not isinstance(value, dict):
         raise PresetError(f"{path} does not hold a JSON object: the preset is corrupt.")
     return value
-
-
-def _kgan_version():
-    return VERSION

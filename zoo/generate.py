@@ -39,6 +39,25 @@ def _ints(name, values):
         raise ValueError(f"--{name} must be comma-separated integers, got {','.join(values)!r}.") from None
 
 
+def _chosen_inputs(model, count, given):
+    """Serving inputs drawn from --seed with the chosen ids and --continuous codes in place."""
+    contract = model.contract
+    inputs = {name: np.asarray(value) for name, value in contract.sample(count, FLAGS.seed, given).items()}
+    if FLAGS.continuous:
+        codes = [s for s in contract.inputs if s.name == "continuous_code"]
+        if not codes:
+            raise ValueError(f"--continuous is for InfoGAN models; this {model.family} model has no continuous codes.")
+        try:
+            values = np.asarray([float(v) for v in FLAGS.continuous], np.float32)
+        except ValueError:
+            raise ValueError("--continuous must be comma-separated numbers.") from None
+        if values.size != count * codes[0].size or not np.isfinite(values).all():
+            raise ValueError(f"--continuous needs {count} x {codes[0].size} finite numbers (row-major), got "
+                             f"{values.size}.")
+        inputs["continuous_code"] = values.reshape(count, codes[0].size)
+    return inputs
+
+
 def run():
     if bool(FLAGS.preset) == bool(FLAGS.model):
         raise ValueError("Pass exactly one of --preset NAME and --model SOURCE.")
@@ -58,23 +77,10 @@ def run():
                                  f"this {model.family} model has none.")
             given[specs[0].name] = np.asarray(_ints(flag, values), np.int32)
             count = len(values)
-    drawn = model.sample(count, seed=FLAGS.seed, **{k: v for k, v in given.items()
-                                                      if any(s.name == k for s in contract.class_inputs)})
-    inputs = {name: value for name, value in drawn.items() if name != "images"}
-    inputs.update(given)
-    if FLAGS.continuous:
-        codes = [s for s in contract.inputs if s.name == "continuous_code"]
-        if not codes:
-            raise ValueError(f"--continuous is for InfoGAN models; this {model.family} model has no continuous codes.")
-        try:
-            values = np.asarray([float(v) for v in FLAGS.continuous], np.float32)
-        except ValueError:
-            raise ValueError("--continuous must be comma-separated numbers.") from None
-        if values.size != count * codes[0].size or not np.isfinite(values).all():
-            raise ValueError(f"--continuous needs {count} x {codes[0].size} finite numbers (row-major), got "
-                             f"{values.size}.")
-        inputs["continuous_code"] = values.reshape(count, codes[0].size)
-    images = model.generate(**inputs) if given or FLAGS.continuous else drawn["images"]
+    if FLAGS.continuous is None and set(given) <= {spec.name for spec in contract.class_inputs}:
+        images = model.sample(count, seed=FLAGS.seed, **given)["images"]  # the sample signature's draw
+    else:
+        images = model.generate(**_chosen_inputs(model, count, given))
     cols = FLAGS.cols or math.ceil(math.sqrt(count))
     rows = math.ceil(count / cols)
     padded = np.concatenate([images, np.full((rows * cols - count, *images.shape[1:]), -1.0, np.float32)])
