@@ -710,14 +710,16 @@ class GAN(keras.Model):
         """
         return preset.load_preset(name_or_path, expected_class=cls)
 
-    def save_to_preset(self, directory, **card):
-        """Writes this model as a preset directory (config.json, model.weights.h5, metadata.json).
+    def save_to_preset(self, directory, storage="float32", **card):
+        """Writes this model as a preset directory (config.json, the weights, metadata.json).
 
         Args:
           directory: a directory that does not exist yet.
+          storage: "float32" (bit-exact), "float16" or "compact" (float16 + int8 big kernels); see
+            `kgan.preset.save_preset`.
           **card: model-card entries for metadata.json (description, training_command, metrics, ...).
         """
-        return preset.save_preset(self, directory, **card)
+        return preset.save_preset(self, directory, storage=storage, **card)
 
     def save(self, filepath, *args, **kwargs):
         """`keras.Model.save` to a ``.keras`` file (the legacy ``.h5`` format cannot hold a GAN)."""

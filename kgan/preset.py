@@ -3,7 +3,8 @@
 A preset directory holds
 
 * ``config.json``: the model's Keras config (its registered class, so the family is rebuilt),
-* ``model.weights.h5``: every weight of G, D and the EMA generator (no optimizer state),
+* ``model.weights.h5``: every weight of G, D and the EMA generator (no optimizer state), or, when saved
+  with ``storage="float16"`` / ``"compact"``, ``weights.compact.h5`` (see `write_compact_weights`),
 * ``metadata.json``: ``kgan_preset`` (the format version), the kgan / Keras / TensorFlow versions
   it was written with, the family and class, the parameter count and the caller's model card
   (training command, metrics, ...).
@@ -21,7 +22,9 @@ import os
 import shutil
 import tempfile
 
+import h5py
 import keras
+import numpy as np
 import tensorflow as tf
 
 from kgan.checks import one_line, write_json_atomic
@@ -29,6 +32,10 @@ from kgan.version import VERSION
 
 FORMAT_VERSION = 1
 CONFIG_FILE, WEIGHTS_FILE, METADATA_FILE = "config.json", "model.weights.h5", "metadata.json"
+COMPACT_WEIGHTS_FILE = "weights.compact.h5"
+STORAGES = ("float32", "float16", "compact")
+# compact: float kernels of at least this many entries are stored as int8 (the big dense layers).
+INT8_MIN_SIZE = 2**18
 SHIPPED_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "presets")
 _REMOTE = {"hf://": ("huggingface_hub", "pip install huggingface_hub"),
            "kaggle://": ("kagglehub", "pip install kagglehub")}
@@ -57,18 +64,74 @@ def list_presets():
     return found
 
 
-def save_preset(gan, directory, **card):
+def _quantize(values):
+    """Symmetric int8 with one float32 scale per slice of the last axis: ``values ~= q * scale``."""
+    peak = np.abs(values).reshape(-1, values.shape[-1]).max(axis=0)
+    scale = np.where(peak > 0, peak / 127.0, 1.0).astype(np.float32)
+    return np.clip(np.rint(values / scale), -127, 127).astype(np.int8), scale
+
+
+def write_compact_weights(path, variables, storage):
+    """Writes variables to an h5 file in a lossy compact form.
+
+    Entry ``i`` (a dataset named by its index, the variable's path as attribute) holds variable ``i``:
+    float32 values as float16 (``storage="float16"``), or, with ``"compact"``, float kernels of at least
+    `INT8_MIN_SIZE` entries as int8 with a per-last-axis float32 scale (``<i>.scale``) and other floats as
+    float16; integer variables (RNG states) exactly.
+
+    Args:
+      path: the file to write.
+      variables: the model's variables, in `model.weights` order.
+      storage: "float16" or "compact".
+    """
+    with h5py.File(path, "w") as f:
+        f.attrs["count"] = len(variables)
+        for index, variable in enumerate(variables):
+            values, key = np.asarray(keras.ops.convert_to_numpy(variable)), f"{index:05d}"
+            if not np.issubdtype(values.dtype, np.floating):
+                entry = f.create_dataset(key, data=values)
+            elif storage == "compact" and values.ndim >= 2 and values.size >= INT8_MIN_SIZE:
+                quantized, scale = _quantize(values.astype(np.float32))
+                entry = f.create_dataset(key, data=quantized)
+                f.create_dataset(f"{key}.scale", data=scale)
+            else:
+                entry = f.create_dataset(key, data=values.astype(np.float16))
+            entry.attrs["path"] = variable.path
+
+
+def read_compact_weights(path, variables):
+    """Assigns the values of `write_compact_weights`' file to ``variables`` (the same model's, same order)."""
+    with h5py.File(path, "r") as f:
+        if int(f.attrs.get("count", -1)) != len(variables):
+            raise ValueError(f"it holds {f.attrs.get('count')} variables, the model has {len(variables)}")
+        for index, variable in enumerate(variables):
+            key = f"{index:05d}"
+            values = f[key][()]
+            if f[key].attrs["path"] != variable.path or values.shape != tuple(variable.shape):
+                raise ValueError(f"entry {index} is {f[key].attrs['path']} {values.shape}, the model's is "
+                                 f"{variable.path} {tuple(variable.shape)}")
+            if f"{key}.scale" in f:
+                values = values.astype(np.float32) * f[f"{key}.scale"][()]
+            variable.assign(values.astype(variable.dtype))
+
+
+def save_preset(gan, directory, storage="float32", **card):
     """Writes ``gan`` as a preset directory.
 
     Args:
       gan: a `kgan.GAN` (compiled or not).
       directory: the preset directory to create; it must not exist yet.
+      storage: "float32" (Keras' ``model.weights.h5``, bit-exact), "float16" (half the size) or "compact"
+        (float16 plus int8 for the big kernels; about a quarter): see `write_compact_weights`. Measure what
+        the lossy ones change before shipping them.
       **card: model-card entries stored in metadata.json (e.g. ``description``,
         ``training_command``, ``metrics``); JSON-serializable values.
 
     Returns:
       The directory.
     """
+    if storage not in STORAGES:
+        raise ValueError(f"storage must be one of {', '.join(STORAGES)}, got {storage!r}.")
     directory = os.fspath(directory)
     if os.path.exists(directory):
         raise FileExistsError(f"{directory} already exists: a preset is never written over; pick another directory "
@@ -84,14 +147,18 @@ def save_preset(gan, directory, **card):
         "kgan_preset": FORMAT_VERSION, "kgan_version": VERSION, "keras_version": keras.__version__,
         "tensorflow_version": tf.__version__, "family": gan.contract.family, "class": type(gan).__name__,
         "parameter_count": int(sum(int(v.numpy().size) for v in copy.weights)),
-        "generator": "ema" if gan.ema_generator is not None else "trained",
+        "generator": "ema" if gan.ema_generator is not None else "trained", "weights_storage": storage,
         "saved": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), **card,
     }
     staging = tempfile.mkdtemp(prefix=".preset-", dir=parent)
     try:
+        os.chmod(staging, 0o755)  # mkdtemp's 0700 would keep a shared preset from its readers
         with open(os.path.join(staging, CONFIG_FILE), "w") as f:
             json.dump(config, f, indent=1)
-        copy.save_weights(os.path.join(staging, WEIGHTS_FILE))
+        if storage == "float32":
+            copy.save_weights(os.path.join(staging, WEIGHTS_FILE))
+        else:
+            write_compact_weights(os.path.join(staging, COMPACT_WEIGHTS_FILE), copy.weights, storage)
         write_json_atomic(os.path.join(staging, METADATA_FILE), metadata)
         os.rename(staging, directory)
     except BaseException:
@@ -167,9 +234,14 @@ def load_preset(source, expected_class=None):
     if written.split(".")[:1] != VERSION.split(".")[:1]:
         raise PresetError(f"{source} was written by kgan {written or 'of an unknown version'}, whose major version "
                           f"differs from this kgan ({VERSION}): install kgan {written} to load it.")
-    weights = os.path.join(directory, WEIGHTS_FILE)
+    storage = metadata.get("weights_storage", "float32")
+    if storage not in STORAGES:
+        raise PresetError(f"{source} stores its weights as {storage!r}, which this kgan ({VERSION}) does not read "
+                          f"({', '.join(STORAGES)}): load it with the kgan version that wrote it.")
+    weights = os.path.join(directory, WEIGHTS_FILE if storage == "float32" else COMPACT_WEIGHTS_FILE)
     if not os.path.isfile(weights):
-        raise PresetError(f"{source} has no {WEIGHTS_FILE}: the preset is incomplete; download or save it again.")
+        raise PresetError(f"{source} has no {os.path.basename(weights)}: the preset is incomplete; download or save "
+                          "it again.")
     try:
         model = keras.saving.deserialize_keras_object(config)
     except Exception as error:  # unknown classes, bad arguments
@@ -179,7 +251,10 @@ def load_preset(source, expected_class=None):
         raise PresetError(f"{source} holds a {type(model).__name__} ({metadata.get('family')}), not a "
                           f"{expected_class.__name__}: load it with kgan.from_preset({str(source)!r}).")
     try:
-        model.load_weights(weights)
+        if storage == "float32":
+            model.load_weights(weights)
+        else:
+            read_compact_weights(weights, model.weights)
     except Exception as error:  # truncated or foreign h5 files, mismatched shapes
         raise PresetError(f"{weights} cannot be read as this model's weights ({type(error).__name__}: "
                           f"{one_line(error)}): the file is corrupt or belongs to another model; download or save "

@@ -2,6 +2,7 @@
 
 import json
 import os
+import pathlib
 
 import keras
 import numpy as np
@@ -134,3 +135,50 @@ def test_a_trainer_starts_from_a_preset(tmp_path, mnist_data_dir):
     wrong = run_module("zoo.dcgan", f"--output_dir={tmp_path / 'wrong'}", "--generator_filters=8", *common)
     assert wrong.returncode == 2 and "pass the architecture flags the preset was trained with" in wrong.stderr
     assert not (tmp_path / "wrong").exists()
+
+
+@pytest.mark.parametrize("storage", ["float16", "compact"])
+def test_compact_storage_is_small_and_within_its_rounding(tmp_path, monkeypatch, storage):
+    monkeypatch.setattr(preset, "INT8_MIN_SIZE", 64)  # the tiny models' kernels take the int8 path too
+    for family, gan in tiny_models().items():
+        gan.compile(d_optimizer="adam", g_optimizer="adam", ema_decay=0.9)
+        exact = pathlib.Path(gan.save_to_preset(tmp_path / f"{family}_exact"))
+        path = pathlib.Path(gan.save_to_preset(tmp_path / f"{family}_{storage}", storage=storage))
+        assert sorted(os.listdir(path)) == ["config.json", "metadata.json", "weights.compact.h5"]
+        assert preset.read_metadata(str(path))["weights_storage"] == storage
+        size = os.path.getsize(path / "weights.compact.h5")
+        assert size < 0.6 * os.path.getsize(exact / "model.weights.h5")
+        loaded = kgan.from_preset(str(path))
+        int8_kernels = 0
+        for variable, a, b in zip(gan.weights, weights_of(gan), weights_of(loaded)):
+            if not np.issubdtype(a.dtype, np.floating):
+                np.testing.assert_array_equal(a, b)  # RNG states exactly
+            elif storage == "compact" and a.ndim >= 2 and a.size >= 64:
+                int8_kernels += 1
+                step = np.abs(a).reshape(-1, a.shape[-1]).max(axis=0) / 127.0
+                assert np.all(np.abs(a - b) <= step / 2 + 1e-7), variable.path
+                assert np.abs(a - b).max() > 0  # really quantized
+            else:
+                np.testing.assert_allclose(b, a, rtol=2**-11, atol=1e-7, err_msg=variable.path)
+        assert int8_kernels >= 2 if storage == "compact" else int8_kernels == 0
+        images, again = gan.generate(4, seed=3), loaded.generate(4, seed=3)
+        assert np.abs(images - again).max() < 0.05 and np.array_equal(again, loaded.generate(4, seed=3))
+
+
+def test_compact_weights_of_another_model_or_storage_are_refused(tmp_path):
+    models = tiny_models()
+    with pytest.raises(ValueError, match="storage must be one of"):
+        models["dcgan"].save_to_preset(tmp_path / "x", storage="int4")
+    assert not (tmp_path / "x").exists()
+    dcgan = pathlib.Path(models["dcgan"].save_to_preset(tmp_path / "dcgan", storage="compact"))
+    other = pathlib.Path(models["gan"].save_to_preset(tmp_path / "gan", storage="compact"))
+    os.replace(other / "weights.compact.h5", dcgan / "weights.compact.h5")
+    with pytest.raises(preset.PresetError, match="cannot be read as this model's weights.*variables"):
+        kgan.from_preset(str(dcgan))
+    meta = json.loads((other / "metadata.json").read_text())
+    (other / "metadata.json").write_text(json.dumps({**meta, "weights_storage": "int2"}))
+    with pytest.raises(preset.PresetError, match="stores its weights as 'int2'"):
+        kgan.from_preset(str(other))
+    (other / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(preset.PresetError, match="has no weights.compact.h5"):
+        kgan.from_preset(str(other))

@@ -20,7 +20,8 @@ from kgan.training.lock import Claim
 from zoo._export import export_model
 from zoo._main import run_main
 
-flags.DEFINE_string("model", None, "Run directory (with model.keras) or a .keras file.", required=True)
+flags.DEFINE_string("model", None, "Run directory (with model.keras), a .keras file, or a preset (preset:NAME, a "
+                    "preset directory, hf://user/repo).", required=True)
 flags.DEFINE_string("name", None, "Served model name (default: the model family, e.g. dcgan).")
 flags.DEFINE_integer("version", None, "Export version (default: the next free one; never overwrites).",
                      lower_bound=1)
