@@ -2,7 +2,6 @@
 
 import configparser
 import fnmatch
-import json
 import os
 
 import numpy as np
@@ -116,4 +115,3 @@ def test_readme_shows_every_preset_with_its_sample_grid():
         card = preset.read_metadata(name)
         assert f"{card['evaluation']['metrics']['classifier_score']:.2f}" in readme
     assert "](docs/presets/infogan_mnist_continuous_0.png)" in readme
-    json.dumps(kgan.list_presets())
