@@ -8,11 +8,27 @@ import os
 import random
 import tempfile
 
+import keras
 import numpy as np
 import tensorflow as tf
 
 
 # ---- argument checks ----------------------------------------------------------
+
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+
+
+def check_precision(precision):
+    """Returns ``precision`` (a Keras dtype policy name, or None for the global policy) or raises ValueError."""
+    if precision is None:
+        return None
+    try:
+        keras.dtype_policies.DTypePolicy(precision)
+    except (TypeError, ValueError):
+        raise ValueError(f"precision must be a Keras dtype policy name such as {', '.join(PRECISIONS)}, or None "
+                         f"(Keras' global dtype policy), got {precision!r}.") from None
+    return precision
+
 
 def check_positive_int(name, value):
     """Raises ValueError unless ``value`` is an int >= 1 (bools are refused); returns it."""

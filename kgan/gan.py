@@ -702,13 +702,14 @@ class GAN(keras.Model):
         return np.concatenate(parts).astype("float32")
 
     @classmethod
-    def from_preset(cls, name_or_path):
+    def from_preset(cls, name_or_path, precision=None):
         """The model of a preset (see `kgan.preset`), which must be of this class (or a subclass).
 
         Args:
           name_or_path: a shipped preset name, a preset directory, or an hf:// / kaggle:// URI.
+          precision: compute in this dtype policy instead of the preset's own (None: as trained).
         """
-        return preset.load_preset(name_or_path, expected_class=cls)
+        return preset.load_preset(name_or_path, expected_class=cls, precision=precision)
 
     def save_to_preset(self, directory, storage="float32", **card):
         """Writes this model as a preset directory (config.json, the weights, metadata.json).

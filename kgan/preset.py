@@ -27,7 +27,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kgan.checks import one_line, write_json_atomic
+from kgan.checks import check_precision, one_line, write_json_atomic
 from kgan.version import VERSION
 
 FORMAT_VERSION = 1
@@ -141,7 +141,8 @@ def save_preset(gan, directory, storage="float32", **card):
         raise FileNotFoundError(f"The folder {parent} of the preset does not exist.")
     config = keras.saving.serialize_keras_object(gan)
     config.pop("compile_config", None)  # an inference preset: no optimizers
-    copy = keras.saving.deserialize_keras_object(config)
+    # Keras' deserialization pops keys out of nested network configs: give it a copy of what is written.
+    copy = keras.saving.deserialize_keras_object(json.loads(json.dumps(config)))
     copy.set_weights(gan.get_weights())
     metadata = {
         "kgan_preset": FORMAT_VERSION, "kgan_version": VERSION, "keras_version": keras.__version__,
@@ -212,12 +213,14 @@ def _download(module, handle, source):
         raise PresetError(f"Could not download {source} ({type(error).__name__}: {one_line(error)}).") from None
 
 
-def load_preset(source, expected_class=None):
+def load_preset(source, expected_class=None, precision=None):
     """Builds the model a preset holds.
 
     Args:
       source: a preset directory, a shipped name, or an hf:// / kaggle:// URI.
       expected_class: if given, the preset must hold an instance of this class (e.g. `kgan.DCGAN`).
+      precision: the networks' dtype policy to compute in (e.g. "float32"); None keeps the one the preset
+        was trained in (what its model card measured). The weights are the same either way.
 
     Returns:
       The uncompiled model with the preset's weights (ready to generate; compile it to train further).
@@ -225,6 +228,7 @@ def load_preset(source, expected_class=None):
     directory = resolve(source)
     metadata = _read_json(directory, METADATA_FILE, source)
     config = _read_json(directory, CONFIG_FILE, source)
+    precision = check_precision(precision)
     version = metadata.get("kgan_preset")
     if version != FORMAT_VERSION:
         raise PresetError(f"{source} is a kgan preset of format {version!r}; this kgan ({VERSION}) reads "
@@ -242,6 +246,8 @@ def load_preset(source, expected_class=None):
     if not os.path.isfile(weights):
         raise PresetError(f"{source} has no {os.path.basename(weights)}: the preset is incomplete; download or save "
                           "it again.")
+    if precision is not None:
+        config = _with_precision(config, precision, source)
     try:
         model = keras.saving.deserialize_keras_object(config)
     except Exception as error:  # unknown classes, bad arguments
@@ -262,14 +268,28 @@ def load_preset(source, expected_class=None):
     return model
 
 
-def from_preset(name_or_path):
+def _with_precision(config, precision, source):
+    """``config`` with its networks' dtype policy replaced (kgan's families store it as ``precision``)."""
+    inner = config.get("config")
+    if not isinstance(inner, dict) or "precision" not in inner:
+        raise PresetError(f"{source} holds its networks layer by layer (a kgan.GAN of your own networks), whose "
+                          "dtype policies precision= cannot change: load it without precision=.")
+    return {**config, "config": {**inner, "precision": precision}}
+
+
+def from_preset(name_or_path, precision=None):
     """The model a preset holds: a shipped name (`list_presets`), a preset directory, or an
     ``hf://user/repo`` / ``kaggle://owner/model`` URI (through huggingface_hub / kagglehub).
+
+    Args:
+      name_or_path: the preset.
+      precision: compute in this dtype policy instead of the preset's own (e.g. "float32" on a CPU
+        without native bfloat16, where a mixed_bfloat16 preset generates several times slower).
 
     Returns:
       The uncompiled `kgan.GAN` of the preset's family, with its weights.
     """
-    return load_preset(name_or_path)
+    return load_preset(name_or_path, precision=precision)
 
 
 def read_metadata(source):

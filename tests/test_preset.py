@@ -118,6 +118,53 @@ def test_zoo_generate_writes_a_grid_from_a_preset(tmp_path):
     assert len(problems) == 1 and "already exists; pass --overwrite" in problems[0]
 
 
+def test_precision_changes_the_compute_dtype_not_the_weights(tmp_path):
+    keras.utils.set_random_seed(0)
+    gan = kgan.DCGAN(image_shape=(16, 16, 1), latent_dim=8, generator_filters=4, discriminator_filters=4,
+                     precision="mixed_bfloat16", seed=1)
+    path = gan.save_to_preset(tmp_path / "bf16")
+    as_trained = kgan.from_preset(str(path))
+    in_float32 = kgan.DCGAN.from_preset(str(path), precision="float32")
+    hidden = {layer.name: layer.compute_dtype for layer in in_float32.generator.layers}
+    assert hidden["deconv_1"] == "float32" and as_trained.generator.get_layer("deconv_1").compute_dtype == "bfloat16"
+    assert in_float32.get_config()["precision"] == "float32"
+    for a, b in zip(weights_of(gan), weights_of(in_float32)):
+        np.testing.assert_array_equal(a, b)
+    bf16, fp32 = as_trained.generate(8, seed=3), in_float32.generate(8, seed=3)
+    np.testing.assert_array_equal(bf16, gan.generate(8, seed=3))
+    assert 0 < np.abs(bf16 - fp32).max() < 0.1  # the same model, rounded differently
+    # The reader and zoo.generate pass it on.
+    assert kgan.load(f"preset:{path}", precision="float32").gan.generator.get_layer("deconv_1").compute_dtype == \
+        "float32"
+    out = tmp_path / "grid.png"
+    result = run_module("zoo.generate", f"--preset={path}", "--precision=float32", "--num_images=4", f"--output={out}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    expected = {}
+    for precision in ("float32", None):
+        images = kgan.load(f"preset:{path}", precision=precision).sample(4, seed=0)["images"]
+        kgan.images.save_png(tmp_path / f"{precision}.png", kgan.images.image_grid(images, 2, 2))
+        expected[precision] = np.asarray(Image.open(tmp_path / f"{precision}.png"))
+    written = np.asarray(Image.open(out))
+    np.testing.assert_array_equal(written, expected["float32"])
+    assert not np.array_equal(written, expected[None])
+
+
+def test_precision_is_refused_where_it_cannot_apply(tmp_path):
+    gan = tiny_models()["dcgan"]
+    path = gan.save_to_preset(tmp_path / "dcgan")
+    with pytest.raises(ValueError, match="precision must be a Keras dtype policy name"):
+        kgan.from_preset(str(path), precision="float12")
+    own = kgan.GAN(generator=gan.generator, discriminator=gan.discriminator, latent_dim=8)
+    own_path = own.save_to_preset(tmp_path / "own")
+    assert kgan.from_preset(str(own_path)).latent_dim == 8
+    with pytest.raises(preset.PresetError, match="layer by layer.*load it without precision="):
+        kgan.from_preset(str(own_path), precision="float32")
+    gan.save(tmp_path / "gan.keras")
+    for source in (str(tmp_path / "gan.keras"), gan):
+        with pytest.raises(ValueError, match="precision= applies to presets only"):
+            kgan.load(source, precision="float32")
+
+
 def test_a_trainer_starts_from_a_preset(tmp_path, mnist_data_dir):
     keras.utils.set_random_seed(7)
     source = kgan.DCGAN(image_shape=(28, 28, 1), latent_dim=100, generator_filters=4, discriminator_filters=4)

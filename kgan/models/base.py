@@ -2,7 +2,7 @@
 
 import keras
 
-PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+from kgan.checks import PRECISIONS, check_precision  # noqa: F401 (the families import them from here)
 
 
 def check_image_shape(image_shape):
@@ -15,18 +15,6 @@ def check_image_shape(image_shape):
     if not valid:
         raise ValueError(f"image_shape must be (height, width, channels) of positive ints, got {image_shape!r}.")
     return shape
-
-
-def check_precision(precision):
-    """Returns ``precision`` (a Keras dtype policy name, or None for the global policy) or raises ValueError."""
-    if precision is None:
-        return None
-    try:
-        keras.dtype_policies.DTypePolicy(precision)
-    except (TypeError, ValueError):
-        raise ValueError(f"precision must be a Keras dtype policy name such as {', '.join(PRECISIONS)}, or None "
-                         f"(Keras' global dtype policy), got {precision!r}.") from None
-    return precision
 
 
 def dcgan_init():

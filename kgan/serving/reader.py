@@ -134,13 +134,15 @@ def load_keras_gan(path):
     return model
 
 
-def load(source):
+def load(source, precision=None):
     """Opens a model for generation, whatever holds it.
 
     Args:
       source: a `kgan.GAN`, a `LoadedGAN`, or a path: a zoo run directory
         (``model.keras`` inside), a ``.keras`` file, an export version
         directory or an export model directory (its newest version).
+      precision: presets only: compute in this dtype policy instead of the preset's own
+        (see `kgan.from_preset`).
 
     Returns:
       A `LoadedGAN` (`KerasGAN` or `ExportedGAN`).
@@ -150,15 +152,18 @@ def load(source):
       ValueError: the path is none of the above, or cannot be loaded.
       TypeError: ``source`` is neither a model nor a path.
     """
+    path = os.fspath(source) if isinstance(source, (str, os.PathLike)) else None
+    if path is not None and (preset.is_preset_uri(path) or (os.path.isdir(path) and preset.is_preset_dir(path))):
+        return KerasGAN(preset.load_preset(path, precision=precision), description=path)
+    if precision is not None:
+        raise ValueError(f"precision= applies to presets only, and {path or type(source).__name__} is not one: load "
+                         "it without precision=, or publish it as a preset with gan.save_to_preset.")
     if isinstance(source, LoadedGAN):
         return source
     if isinstance(source, GAN):
         return KerasGAN(source)
-    if not isinstance(source, (str, os.PathLike)):
+    if path is None:
         raise TypeError(f"Expected a kgan.GAN or a path, got {type(source).__name__}: {SOURCE_HINT}.")
-    path = os.fspath(source)
-    if preset.is_preset_uri(path) or (os.path.isdir(path) and preset.is_preset_dir(path)):
-        return KerasGAN(preset.load_preset(path), description=path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"Model path {path} does not exist: {SOURCE_HINT}.")
     if os.path.isdir(path):
