@@ -23,10 +23,13 @@ def check_precision(precision):
     if precision is None:
         return None
     try:
-        keras.dtype_policies.DTypePolicy(precision)
+        policy = keras.dtype_policies.DTypePolicy(precision)
     except (TypeError, ValueError):
-        raise ValueError(f"precision must be a Keras dtype policy name such as {', '.join(PRECISIONS)}, or None "
-                         f"(Keras' global dtype policy), got {precision!r}.") from None
+        policy = None
+    # An integer policy would only fail later, inside the layers, with an unrelated message.
+    if policy is None or not keras.backend.is_float_dtype(policy.variable_dtype):
+        raise ValueError(f"precision must be a floating-point Keras dtype policy name such as {', '.join(PRECISIONS)}, "
+                         f"or None (Keras' global dtype policy), got {precision!r}.") from None
     return precision
 
 

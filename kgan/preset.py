@@ -27,7 +27,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kgan.checks import check_precision, one_line, write_json_atomic
+from kgan.checks import PRECISIONS, one_line, write_json_atomic
 from kgan.version import VERSION
 
 FORMAT_VERSION = 1
@@ -219,16 +219,18 @@ def load_preset(source, expected_class=None, precision=None):
     Args:
       source: a preset directory, a shipped name, or an hf:// / kaggle:// URI.
       expected_class: if given, the preset must hold an instance of this class (e.g. `kgan.DCGAN`).
-      precision: the networks' dtype policy to compute in (e.g. "float32"); None keeps the one the preset
-        was trained in (what its model card measured). The weights are the same either way.
+      precision: the networks' dtype policy to compute in, one of `kgan.checks.PRECISIONS`; None keeps the
+        one the preset was trained in (what its model card measured). The weights stay float32 either way.
 
     Returns:
       The uncompiled model with the preset's weights (ready to generate; compile it to train further).
     """
+    if precision is not None and precision not in PRECISIONS:  # checked before any download
+        raise ValueError(f"precision= for a preset must be one of {', '.join(PRECISIONS)} (policies that keep "
+                         f"the weights float32) or None (the preset's own), got {precision!r}.")
     directory = resolve(source)
     metadata = _read_json(directory, METADATA_FILE, source)
     config = _read_json(directory, CONFIG_FILE, source)
-    precision = check_precision(precision)
     version = metadata.get("kgan_preset")
     if version != FORMAT_VERSION:
         raise PresetError(f"{source} is a kgan preset of format {version!r}; this kgan ({VERSION}) reads "

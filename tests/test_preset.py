@@ -37,7 +37,7 @@ def test_every_family_round_trips_bit_exactly(tmp_path):
         path = gan.save_to_preset(tmp_path / family, description=f"tiny {family}", metrics={"fd": 1.0})
         loaded = kgan.from_preset(str(path))
         assert type(loaded) is type(gan) and loaded.ema_generator is not None
-        for a, b in zip(weights_of(gan), weights_of(loaded)):
+        for a, b in zip(weights_of(gan), weights_of(loaded), strict=True):
             np.testing.assert_array_equal(a, b)
         np.testing.assert_array_equal(loaded.generate(4, seed=3), gan.generate(4, seed=3))
         assert type(gan).from_preset(str(path)).family == family
@@ -48,6 +48,14 @@ def test_every_family_round_trips_bit_exactly(tmp_path):
         assert sorted(os.listdir(path)) == ["config.json", "metadata.json", "model.weights.h5"]
         # The one reader takes it as a directory or as preset:<dir>.
         assert kgan.load(str(path)).family == family == kgan.load(f"preset:{path}").family
+    # A plain kgan.GAN of the user's own networks: its preset carries their whole layer-by-layer config.
+    dcgan = tiny_models()["dcgan"]
+    own = kgan.GAN(generator=dcgan.generator, discriminator=dcgan.discriminator, latent_dim=8)
+    loaded = kgan.from_preset(str(own.save_to_preset(tmp_path / "own")))
+    assert type(loaded) is kgan.GAN and loaded.generator is not own.generator
+    for a, b in zip(weights_of(own), weights_of(loaded), strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(loaded.generate(4, seed=3), own.generate(4, seed=3))
 
 
 def test_bad_presets_are_one_clear_error_each(tmp_path):
@@ -128,7 +136,7 @@ def test_precision_changes_the_compute_dtype_not_the_weights(tmp_path):
     hidden = {layer.name: layer.compute_dtype for layer in in_float32.generator.layers}
     assert hidden["deconv_1"] == "float32" and as_trained.generator.get_layer("deconv_1").compute_dtype == "bfloat16"
     assert in_float32.get_config()["precision"] == "float32"
-    for a, b in zip(weights_of(gan), weights_of(in_float32)):
+    for a, b in zip(weights_of(gan), weights_of(in_float32), strict=True):
         np.testing.assert_array_equal(a, b)
     bf16, fp32 = as_trained.generate(8, seed=3), in_float32.generate(8, seed=3)
     np.testing.assert_array_equal(bf16, gan.generate(8, seed=3))
@@ -149,20 +157,33 @@ def test_precision_changes_the_compute_dtype_not_the_weights(tmp_path):
     assert not np.array_equal(written, expected[None])
 
 
-def test_precision_is_refused_where_it_cannot_apply(tmp_path):
+def test_precision_is_refused_where_it_cannot_apply(tmp_path, monkeypatch):
     gan = tiny_models()["dcgan"]
     path = gan.save_to_preset(tmp_path / "dcgan")
-    with pytest.raises(ValueError, match="precision must be a Keras dtype policy name"):
-        kgan.from_preset(str(path), precision="float12")
+    # Policies that would round the weights (bfloat16) or cannot hold them (int32) are refused.
+    for precision in ("float12", "bfloat16", "int32"):
+        with pytest.raises(ValueError, match="precision= for a preset must be one of float32, mixed_bfloat16"):
+            kgan.from_preset(str(path), precision=precision)
+    with pytest.raises(ValueError, match="floating-point Keras dtype policy"):
+        kgan.DCGAN(image_shape=(16, 16, 1), precision="int32")
+    monkeypatch.setattr(preset, "resolve", lambda source: pytest.fail("downloaded before checking precision"))
+    with pytest.raises(ValueError, match="precision= for a preset must be one of"):
+        kgan.from_preset("hf://someone/some_gan", precision="float12")
+    monkeypatch.undo()
     own = kgan.GAN(generator=gan.generator, discriminator=gan.discriminator, latent_dim=8)
     own_path = own.save_to_preset(tmp_path / "own")
-    assert kgan.from_preset(str(own_path)).latent_dim == 8
     with pytest.raises(preset.PresetError, match="layer by layer.*load it without precision="):
         kgan.from_preset(str(own_path), precision="float32")
     gan.save(tmp_path / "gan.keras")
     for source in (str(tmp_path / "gan.keras"), gan):
         with pytest.raises(ValueError, match="precision= applies to presets only"):
             kgan.load(source, precision="float32")
+    # A typo or a bare shipped name is a missing path (the hint names preset:<name>), whatever precision says.
+    for source in (str(tmp_path / "dcgn"), "dcgan_mnist"):
+        with pytest.raises(FileNotFoundError, match="does not exist.*preset:<name>"):
+            kgan.load(source, precision="float32")
+    with pytest.raises(TypeError, match="Expected a kgan.GAN or a path, got int"):
+        kgan.load(3, precision="float32")
 
 
 def test_a_trainer_starts_from_a_preset(tmp_path, mnist_data_dir):

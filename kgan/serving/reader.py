@@ -149,12 +149,17 @@ def load(source, precision=None):
 
     Raises:
       FileNotFoundError: the path does not exist.
-      ValueError: the path is none of the above, or cannot be loaded.
+      ValueError: the path is none of the above, or cannot be loaded; ``precision`` for a source that is
+        not a preset, or not one of `kgan.checks.PRECISIONS`.
       TypeError: ``source`` is neither a model nor a path.
     """
     path = os.fspath(source) if isinstance(source, (str, os.PathLike)) else None
     if path is not None and (preset.is_preset_uri(path) or (os.path.isdir(path) and preset.is_preset_dir(path))):
         return KerasGAN(preset.load_preset(path, precision=precision), description=path)
+    if path is None and not isinstance(source, (LoadedGAN, GAN)):
+        raise TypeError(f"Expected a kgan.GAN or a path, got {type(source).__name__}: {SOURCE_HINT}.")
+    if path is not None and not os.path.exists(path):
+        raise FileNotFoundError(f"Model path {path} does not exist: {SOURCE_HINT}.")
     if precision is not None:
         raise ValueError(f"precision= applies to presets only, and {path or type(source).__name__} is not one: load "
                          "it without precision=, or publish it as a preset with gan.save_to_preset.")
@@ -162,10 +167,6 @@ def load(source, precision=None):
         return source
     if isinstance(source, GAN):
         return KerasGAN(source)
-    if path is None:
-        raise TypeError(f"Expected a kgan.GAN or a path, got {type(source).__name__}: {SOURCE_HINT}.")
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"Model path {path} does not exist: {SOURCE_HINT}.")
     if os.path.isdir(path):
         run = RunLayout(path)
         if run.is_run():
