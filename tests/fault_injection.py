@@ -4,6 +4,7 @@
   python tests/fault_injection.py zoo.dcgan --kill_in_checkpoint_write=3 [trainer flags]
   python tests/fault_injection.py zoo.dcgan --nan_at_batch=7 [trainer flags]
   python tests/fault_injection.py zoo.dcgan --sleep_per_batch=0.5 [trainer flags]
+  python tests/fault_injection.py zoo.dcgan --hold_while=PATH [trainer flags]
   python tests/fault_injection.py zoo.dcgan --full_disk_at=model|export [trainer flags]
   python tests/fault_injection.py zoo.dcgan --free_bytes=1000 [trainer flags]
 
@@ -27,6 +28,9 @@ flags.DEFINE_integer("kill_in_checkpoint_write", 0,
                      "before it is renamed into place.")
 flags.DEFINE_integer("nan_at_batch", 0, "Set a discriminator weight to NaN after this batch.")
 flags.DEFINE_float("sleep_per_batch", 0.0, "Sleep this many seconds after every batch (a slow trainer).")
+flags.DEFINE_string("hold_while", None,
+                    "At every epoch end, wait while this file exists (at most 10 minutes): a trainer that stays "
+                    "running until the test lets it go.")
 flags.DEFINE_enum("full_disk_at", None, ["model", "export"],
                   "Fail with ENOSPC (after writing part of the file) when saving model.keras, or while writing the "
                   "export's SavedModel.")
@@ -48,6 +52,11 @@ class Fault(keras.callbacks.Callback):
             os.kill(os.getpid(), signal.SIGKILL)
         if FLAGS.sleep_per_batch:
             time.sleep(FLAGS.sleep_per_batch)
+
+    def on_epoch_end(self, epoch, logs=None):
+        deadline = time.time() + 600
+        while FLAGS.hold_while and os.path.exists(FLAGS.hold_while) and time.time() < deadline:
+            time.sleep(0.1)
 
 
 def full_disk(target):

@@ -66,7 +66,9 @@ def tiny_dcgan():
 def test_a_second_trainer_or_fresh_start_on_a_running_run_is_refused(tmp_path, mnist_data_dir):
     run_dir = tmp_path / "run"
     args = trainer_args(mnist_data_dir, run_dir, epochs=2, checkpoint_every=2)
-    first = subprocess.Popen(inject_command("--sleep_per_batch=2", *args), cwd=REPO, stdout=subprocess.PIPE,
+    hold = tmp_path / "hold"
+    hold.touch()  # the first trainer waits at its epoch ends until this file is gone, however slow the others start
+    first = subprocess.Popen(inject_command(f"--hold_while={hold}", *args), cwd=REPO, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
     try:
         wait_for(run_dir / "checkpoints" / "epoch_000_batch_00002.keras", first)
@@ -76,6 +78,7 @@ def test_a_second_trainer_or_fresh_start_on_a_running_run_is_refused(tmp_path, m
         second, fresh = [subprocess.CompletedProcess(p.args, p.wait(timeout=300), *p.communicate()) for p in others]
         assert first.poll() is None  # the refusals came while the first was still training
     finally:
+        hold.unlink()
         out, err = first.communicate(timeout=300)
     for refused in (second, fresh):
         assert refused.returncode == 2 and "Traceback" not in refused.stderr
