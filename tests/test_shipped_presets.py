@@ -15,10 +15,10 @@ from kgan.serving import saved_model, tflite
 
 SHIPPED = {"cgan_mnist": "cgan", "dcgan_mnist": "dcgan", "dcgan_softmax_mnist": "dcgan", "gan_mnist": "gan",
            "infogan_mnist": "infogan"}
-# A fresh install on another CPU may round differently (oneDNN kernels, bfloat16 layers): the card's
-# 2000-sample scores must hold within these.
-CLASSIFIER_SCORE_TOLERANCE = 0.05
-ACCURACY_TOLERANCE = 0.005
+# A fresh install on another CPU may round differently (oneDNN kernels): the card's 2000-sample float32
+# scores must hold within these.
+CLASSIFIER_SCORE_TOLERANCE = 0.02
+ACCURACY_TOLERANCE = 0.0025
 WHEEL_BUDGET = 40 * 2**20
 
 
@@ -35,11 +35,17 @@ def test_preset_loads_generates_and_reproduces_its_card(name):
     assert gan.family == SHIPPED[name] == card["family"]
     assert card["training"]["command"].startswith(f"python -m zoo.{SHIPPED[name]} ")
     assert card["evaluation"]["num_samples"] == 10000
-    images = gan.generate(8, seed=1)
+    images = gan.generate(8, seed=1)  # in the preset's own (mixed_bfloat16) policy, as shipped
     assert images.shape == (8, 28, 28, 1) and images.dtype == np.float32
     assert images.min() >= -1.0 and images.max() <= 1.0 and images.std() > 0.1  # not blank
+    # The check computes in float32 (the same weights): bfloat16 is emulated, ~13x slower, on CPUs without it.
     check = card["check"]
-    scores = evaluation.classifier_scores(gan, check["num_samples"], check["seed"])
+    assert card["training"]["precision"] == "mixed_bfloat16" and check["precision"] == "float32"
+    checked = kgan.from_preset(name, precision=check["precision"])
+    assert {layer.compute_dtype for layer in gan.generator.layers} == {"float32", "bfloat16"}
+    assert {layer.compute_dtype for layer in checked.generator.layers} == {"float32"}
+    assert np.abs(checked.generate(8, seed=1) - images).mean() < 0.01  # the model that ships, up to rounding
+    scores = evaluation.classifier_scores(checked, check["num_samples"], check["seed"])
     assert abs(scores["classifier_score"]["value"] - check["classifier_score"]) <= CLASSIFIER_SCORE_TOLERANCE
     for key in ("label_accuracy", "code_accuracy"):
         assert (key in scores) == (key in check)
