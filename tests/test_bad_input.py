@@ -13,6 +13,8 @@ import json
 import os
 import re
 import shutil
+import subprocess
+import sys
 import warnings
 import zipfile
 
@@ -22,11 +24,11 @@ import pytest
 import tensorflow as tf
 
 import kgan
-from conftest import run_module, tiny_families, write_idx_gz
+from conftest import REPO, run_module, tiny_families, write_idx_gz
 from kgan import evaluation, latent, serving
 from kgan.evaluation import svm
 from kgan.serving import tflite
-from zoo import _main
+from zoo import _choices, _main
 
 FAMILIES = tiny_families()
 TF_NOISE = ("WARNING", "I0000", "E0000", "W0000", "To enable the following", "INFO:")
@@ -470,7 +472,7 @@ def test_cli_flags_are_rejected_in_one_line(tmp_path):
     assert os.listdir(folder) == []
 
 
-def test_tf_importing_cli_flags_are_rejected_in_one_line(tmp_path):
+def test_trainer_export_and_import_flags_are_rejected_in_one_line(tmp_path):
     cases = [
         ("zoo.export", ["--model=m.keras", "--version=0"], 1, r"--version=0: 0 is not a positive integer"),
         ("zoo.export", ["--model=m.keras", "stray"], 1, r"Unexpected arguments: stray"),
@@ -496,3 +498,30 @@ def test_tf_importing_cli_flags_are_rejected_in_one_line(tmp_path):
         assert_one_line_error(result, code, message)
         assert "USAGE" not in result.stderr  # no help dump for a stray argument
     assert not (tmp_path / "tfds").exists() and not (tmp_path / "run").exists()
+
+
+def test_the_clis_check_their_flags_before_importing_tensorflow():
+    # Importing a CLI module defines (and absl then checks) its flags: none may start TensorFlow.
+    modules = ("zoo.dcgan", "zoo.cgan", "zoo.gan", "zoo.infogan", "zoo.export", "zoo.import_data", "zoo.latent",
+               "zoo.evaluate", "zoo.svm")
+    probe = "import importlib, sys; importlib.import_module(sys.argv[1]); print(sorted({'tensorflow', 'kgan', " \
+            "'keras'} & set(sys.modules)))"
+    for module in modules:
+        result = subprocess.run([sys.executable, "-c", probe, module], cwd=REPO, capture_output=True, text=True,
+                                timeout=120)
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert result.stdout.strip() == "[]", (module, result.stdout)
+    # A bad flag is answered without TensorFlow's start-up (seconds on a slow CPU).
+    result = run_module("zoo.dcgan", "--loss=hinj", "--tflite=int4")
+    assert result.returncode == 1 and "--loss=hinj" in result.stderr
+    assert "cuda" not in result.stderr.lower() and "I0000" not in result.stderr  # TF's start-up logging
+
+
+def test_the_zoo_flag_choices_are_kgans():
+    assert _choices.DATASET_EXAMPLES == kgan.data.pipeline.SUPPORTED_DATASETS
+    assert _choices.IDX_DATASETS == kgan.data.pipeline.IDX_DATASETS
+    assert _choices.OBJECTIVES == kgan.losses.OBJECTIVES
+    assert _choices.GENERATOR_LOSSES == tuple(sorted(kgan.losses.GENERATOR_LOSSES))
+    assert _choices.TFLITE_VARIANTS == tflite.VARIANTS
+    assert _choices.PRECISIONS == kgan.checks.PRECISIONS
+    assert _choices.PRESET_URI_PREFIXES == kgan.preset.URI_PREFIXES

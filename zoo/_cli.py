@@ -1,22 +1,23 @@
-"""Flags shared by the zoo trainers and their absl main; the run itself is `zoo._train`."""
+"""Flags shared by the zoo trainers and their absl main; the run itself is `zoo._train`.
+
+Nothing here imports TensorFlow: the flags are parsed and checked first, then `main_for`'s main imports
+the training code.
+"""
 
 import os
 import sys
 
 from absl import flags
 
-from kgan import data as kgan_data
-from kgan import augment, losses
-from kgan.training.checkpoint import TrainingDiverged
+from zoo import _choices
 from zoo import _export  # noqa: F401  (defines the export flags every trainer takes)
 from zoo._config import RunConfig
 from zoo._main import run_main
-from zoo._train import TrainingInterrupted, train
 
 FLAGS = flags.FLAGS
 
 flags.DEFINE_string("dataset", "mnist", "tfds dataset to train on: any registered image dataset (e.g. "
-                    f"{', '.join(kgan_data.SUPPORTED_DATASETS)}), also as name/config:version.")
+                    f"{', '.join(_choices.DATASET_EXAMPLES)}), also as name/config:version.")
 flags.DEFINE_string("image_dir", None, "Train on the images below this folder instead of --dataset (jpg, jpeg, png, "
                     "bmp, gif, webp); its class sub-folders are the labels. Decoded once, cached in --data_dir.")
 flags.DEFINE_string("split", "train", "The split to train on, sliced as in tfds (train[:90%]); a folder has 'train'.")
@@ -37,10 +38,10 @@ flags.DEFINE_integer("image_size", None, "Center-crop and resize images to this 
                      "dataset's; 64 for --image_dir and for datasets of non-square images).", lower_bound=4)
 flags.DEFINE_integer("latent_dim", 100, "Size of z.", lower_bound=1)
 flags.DEFINE_integer("d_steps", 1, "k: discriminator updates per generator update.", lower_bound=1)
-flags.DEFINE_enum("loss", "classic", list(losses.OBJECTIVES),
+flags.DEFINE_enum("loss", "classic", list(_choices.OBJECTIVES),
                   "The objective: classic (Goodfellow et al. 2014), hinge (SNGAN), least_squares (LSGAN, 0-1-1) or "
                   "wasserstein (needs --gradient_penalty or --weight_clip).")
-flags.DEFINE_enum("generator_loss", "non_saturating", sorted(losses.GENERATOR_LOSSES),
+flags.DEFINE_enum("generator_loss", "non_saturating", list(_choices.GENERATOR_LOSSES),
                   "The classic loss's G loss: non_saturating: -log D(G(z)); minimax: log(1 - D(G(z))).")
 flags.DEFINE_float("gradient_penalty", 0.0, "lambda of the WGAN-GP gradient penalty on real/fake interpolates "
                    "(10 in the paper; 0: off).", lower_bound=0.0)
@@ -74,7 +75,7 @@ flags.DEFINE_integer("seed", 0, "Seed of weights, data order, noise and the samp
 flags.DEFINE_integer("grid_size", 8, "The sample grid is grid_size x grid_size.", lower_bound=1)
 flags.DEFINE_enum("verbose", "auto", ["auto", "0", "1", "2"], "Keras fit verbosity (1: progress bar).")
 flags.DEFINE_bool("export", True, "Export the trained model to --export_dir at the end.")
-flags.DEFINE_enum("precision", "float32", ["float32", "mixed_bfloat16", "mixed_float16"],
+flags.DEFINE_enum("precision", "float32", list(_choices.PRECISIONS),
                   "The networks' dtype policy: mixed_bfloat16 is the CPU (AMX) win, mixed_float16 is for GPUs "
                   "(with loss scaling). Output layers stay float32; exports are float32.")
 flags.DEFINE_enum("strategy", "default", ["default", "mirrored", "multi_worker"],
@@ -130,6 +131,10 @@ INTERRUPTED_EXIT_CODE = 130  # Ctrl-C, as shells report SIGINT
 
 
 def augment_policy_ok(value):
+    if value is None:
+        return True
+    from kgan import augment  # TensorFlow's start-up only when the flag is given
+
     try:
         augment.parse_policy(value)
     except ValueError:
@@ -160,15 +165,21 @@ def main_for(model_name, build_model, extra_callbacks=None):
       extra_callbacks: optional ``(config, gan, run, state) -> [callbacks]``.
     """
 
-    def main(argv):
+    def run():
+        config = RunConfig.from_flags(model_name, FLAGS, family_flag_names())
+        from kgan.training.checkpoint import TrainingDiverged
+        from zoo._train import TrainingInterrupted, train
+
         try:
-            run_main(lambda: train(RunConfig.from_flags(model_name, FLAGS, family_flag_names()), build_model,
-                                   extra_callbacks), argv)
+            return train(config, build_model, extra_callbacks)
         except TrainingDiverged as error:
             print(f"error: {error}", file=sys.stderr)
             raise SystemExit(DIVERGED_EXIT_CODE) from None
         except TrainingInterrupted as error:
             print(f"error: {error}", file=sys.stderr)
             raise SystemExit(INTERRUPTED_EXIT_CODE) from None
+
+    def main(argv):
+        run_main(run, argv)
 
     return main

@@ -5,6 +5,8 @@ import sys
 
 from absl import flags
 
+from zoo._choices import PRESET_URI_PREFIXES
+
 # ValueError: bad arguments or data; OSError: missing, existing or unwritable files
 # (kgan.data.DataNotFoundError is a FileNotFoundError).
 EXPECTED_ERRORS = (ValueError, OSError)
@@ -72,13 +74,11 @@ def expand_path_flags():
             flags.FLAGS[name].value = os.path.expanduser(flags.FLAGS[name].value)
 
 
-# kgan.preset.URI_PREFIXES, repeated so that these CLIs check their flags before importing TF.
-_PRESET_URI_PREFIXES = ("preset:", "hf://", "kaggle://")
 
 
 def model_source_exists(source):
     """Whether a --model value is an existing path or a preset URI (resolved later by kgan.load)."""
-    return os.path.exists(source) or str(source).startswith(_PRESET_URI_PREFIXES)
+    return os.path.exists(source) or str(source).startswith(PRESET_URI_PREFIXES)
 
 
 def run_main(run, argv, positional=False):

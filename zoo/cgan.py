@@ -5,7 +5,6 @@ The per-epoch grid has one row per class (0..9), the same z in every column.
 
 from absl import app, flags
 
-import kgan
 from zoo import _cli
 
 flags.DEFINE_enum("head", "sigmoid", ["sigmoid", "softmax"],
@@ -17,6 +16,8 @@ flags.DEFINE_float("class_weight", 1.0, "--conditioning acgan: weight of the cla
 
 
 def build(config, image_shape, num_classes):
+    import kgan  # after the flags are checked: see zoo._cli
+
     if not num_classes or num_classes < 2:
         what = f"--image_dir {config.image_dir}" if config.image_dir else f"--dataset {config.dataset}"
         raise ValueError(f"{what} has {num_classes or 'no'} class label{'s' if num_classes != 1 else ''}; a CGAN "

@@ -2,7 +2,6 @@
 
 from absl import app, flags
 
-import kgan
 from zoo import _cli
 
 flags.DEFINE_enum("head", "sigmoid", ["sigmoid", "softmax"],
@@ -16,6 +15,8 @@ flags.DEFINE_integer("discriminator_filters", 32, "D's first conv width (x2, x4,
 
 
 def build(config, image_shape, num_classes):
+    import kgan  # after the flags are checked: see zoo._cli
+
     return kgan.DCGAN(image_shape=image_shape, latent_dim=config.latent_dim, head=config.family["head"],
                       generator_filters=config.family["generator_filters"],
                       discriminator_filters=config.family["discriminator_filters"], seed=config.seed,

@@ -7,16 +7,10 @@ requests + tflite/generator_<variant>.tflite) and refreshes exports/models.confi
 An existing version is never touched.
 """
 
+import os
 
 from absl import app, flags
 
-import os
-
-import kgan
-from kgan.serving import saved_model
-from kgan.training import checkpoint
-from kgan.training.layout import RunLayout
-from kgan.training.lock import Claim
 from zoo._export import export_model
 from zoo._main import run_main
 
@@ -29,6 +23,9 @@ FLAGS = flags.FLAGS
 
 
 def run():
+    from kgan.training.layout import RunLayout  # TensorFlow's start-up only after the flags are checked
+    from kgan.training.lock import Claim
+
     source, export_dir = os.path.expanduser(FLAGS.model), os.path.expanduser(FLAGS.export_dir)
     run_dir = RunLayout(source)
     if run_dir.is_run():  # nobody trains, exports or starts it over meanwhile
@@ -38,6 +35,9 @@ def run():
 
 
 def export(source, export_dir, epochs):
+    import kgan
+    from kgan.serving import saved_model
+
     loaded = kgan.load(source)
     if loaded.gan is None:
         raise ValueError(f"--model {source} is already an export (a SavedModel): serve it as it is, or pass the "
@@ -51,6 +51,8 @@ def export(source, export_dir, epochs):
 
 def _run_epochs(run_dir):
     """The epochs of a run's model.keras: its newest epoch checkpoint's."""
+    from kgan.training import checkpoint
+
     epochs = [epoch for epoch, batch, _ in checkpoint.list_checkpoints(run_dir.checkpoints) if batch == 0]
     return max(epochs) if epochs else None
 

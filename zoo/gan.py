@@ -2,7 +2,6 @@
 
 from absl import app, flags
 
-import kgan
 from zoo import _cli
 
 flags.DEFINE_enum("latent_distribution", "uniform", ["uniform", "normal"],
@@ -10,6 +9,8 @@ flags.DEFINE_enum("latent_distribution", "uniform", ["uniform", "normal"],
 
 
 def build(config, image_shape, num_classes):
+    import kgan  # after the flags are checked: see zoo._cli
+
     return kgan.VanillaGAN(image_shape=image_shape, latent_dim=config.latent_dim,
                            latent_distribution=config.family["latent_distribution"], seed=config.seed,
                            precision=config.precision, spectral_norm=config.spectral_norm)

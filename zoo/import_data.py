@@ -10,14 +10,13 @@ read the dataset without any network access.
 
 import os
 
-import tensorflow_datasets as tfds
 from absl import app, flags, logging
 
-from kgan import data
+from zoo._choices import IDX_DATASETS
 from zoo._main import run_main
 
 FLAGS = flags.FLAGS
-flags.DEFINE_enum("dataset", "mnist", list(data.IDX_DATASETS), "Dataset to import.")
+flags.DEFINE_enum("dataset", "mnist", list(IDX_DATASETS), "Dataset to import.")
 flags.DEFINE_string(
     "source_dir", None,
     "Directory with train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "
@@ -33,6 +32,10 @@ flags.mark_flag_as_required("source_dir")
 
 
 def run():
+    import tensorflow_datasets as tfds  # TensorFlow's start-up only after the flags are checked
+
+    from kgan import data
+
     if not FLAGS["verbosity"].present:  # tfds logs a lot at INFO; -v 0 shows it
         logging.set_verbosity(logging.WARNING)
         tfds.disable_progress_bar()

@@ -7,7 +7,6 @@ category per row), as in the paper's figures.
 
 from absl import app, flags
 
-import kgan
 from zoo import _cli
 
 flags.DEFINE_integer("num_categories", 10, "Categories of the categorical code.", lower_bound=2)
@@ -21,6 +20,8 @@ FLAGS.set_default("g_learning_rate", 1e-3)  # the paper: 2e-4 for D, 1e-3 for G
 
 
 def build(config, image_shape, num_classes):
+    import kgan  # after the flags are checked: see zoo._cli
+
     family = config.family
     return kgan.ConvInfoGAN(image_shape=image_shape, latent_dim=config.latent_dim,
                             num_categories=family["num_categories"], num_continuous=family["num_continuous"],
@@ -30,6 +31,8 @@ def build(config, image_shape, num_classes):
 
 
 def traversal_grids(config, gan, run, state):
+    import kgan
+
     return [
         kgan.training.SampleGrid(
             run.sample_grids(f"continuous_{i}"), config.grid_size, 9, seed=config.seed, log_dir=run.logs,
