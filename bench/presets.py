@@ -54,8 +54,8 @@ TRAIN_SEEDS = {}
 SEED, PRECISION = 0, "mixed_bfloat16"  # SEED: the samples' seed of every score
 STORAGE = "compact"  # float16 + int8 big kernels: the five fit the 40 MB package budget
 CHECK_SAMPLES = 2000
-# The check computes in float32 (same weights): it pins the weights and networks, and float32 rounds
-# alike on every CPU, where bfloat16 layers are emulated (and ~13x slower) on CPUs without them.
+# The check computes in float32 (same weights): it pins the weights and networks; CPUs differ in float32
+# only by summation order, and bfloat16 layers are emulated (and ~13x slower) on CPUs without them.
 CHECK_PRECISION = "float32"
 STEPS = ("train", "score", "package", "docs", "table")
 

@@ -220,7 +220,8 @@ def load_preset(source, expected_class=None, precision=None):
       source: a preset directory, a shipped name, or an hf:// / kaggle:// URI.
       expected_class: if given, the preset must hold an instance of this class (e.g. `kgan.DCGAN`).
       precision: the networks' dtype policy to compute in, one of `kgan.checks.PRECISIONS`; None keeps the
-        one the preset was trained in (what its model card measured). The weights stay float32 either way.
+        one the preset was trained in (its card's evaluation used it; its 2000-sample check is float32).
+        The weights stay float32 either way.
 
     Returns:
       The uncompiled model with the preset's weights (ready to generate; compile it to train further).

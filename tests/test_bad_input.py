@@ -511,10 +511,22 @@ def test_the_clis_check_their_flags_before_importing_tensorflow():
                                 timeout=120)
         assert result.returncode == 0, result.stderr[-2000:]
         assert result.stdout.strip() == "[]", (module, result.stdout)
-    # A bad flag is answered without TensorFlow's start-up (seconds on a slow CPU).
-    result = run_module("zoo.dcgan", "--loss=hinj", "--tflite=int4")
-    assert result.returncode == 1 and "--loss=hinj" in result.stderr
-    assert "cuda" not in result.stderr.lower() and "I0000" not in result.stderr  # TF's start-up logging
+    # A bad flag is answered without TensorFlow's start-up (seconds on a slow CPU), a valid --augment included.
+    for args, message in ((["--loss=hinj", "--tflite=int4"], "--loss=hinj"),
+                          (["--augment=translation,flip"], "--augment takes any of"),
+                          (["--augment=cutout, color", "--batch_size=1", "--d_steps=2"], "--batch_size must be >=")):
+        result = run_module("zoo.dcgan", *args)
+        assert result.returncode == 1 and message in result.stderr, result.stderr[-2000:]
+        assert "cuda" not in result.stderr.lower() and "I0000" not in result.stderr  # TF's start-up logging
+    # The trainers' --augment check follows kgan.augment.parse_policy.
+    probe = ("from kgan.augment import parse_policy\nfrom zoo._cli import augment_policy_ok\n"
+             "def parses(value):\n    try:\n        parse_policy(value)\n        return True\n"
+             "    except ValueError:\n        return False\n"
+             "values = ['', 'color', ' cutout , translation', 'color,color', 'flip', 'color,,cutout', 'Color']\n"
+             "print([(augment_policy_ok(v), parses(v)) for v in values])")
+    result = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == str([(ok, ok) for ok in (True, True, True, False, False, True, False)])
 
 
 def test_the_zoo_flag_choices_are_kgans():
@@ -525,3 +537,4 @@ def test_the_zoo_flag_choices_are_kgans():
     assert _choices.TFLITE_VARIANTS == tflite.VARIANTS
     assert _choices.PRECISIONS == kgan.checks.PRECISIONS
     assert _choices.PRESET_URI_PREFIXES == kgan.preset.URI_PREFIXES
+    assert _choices.AUGMENT_TRANSFORMS == kgan.augment.TRANSFORMS

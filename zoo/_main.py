@@ -74,8 +74,6 @@ def expand_path_flags():
             flags.FLAGS[name].value = os.path.expanduser(flags.FLAGS[name].value)
 
 
-
-
 def model_source_exists(source):
     """Whether a --model value is an existing path or a preset URI (resolved later by kgan.load)."""
     return os.path.exists(source) or str(source).startswith(PRESET_URI_PREFIXES)
