@@ -503,7 +503,7 @@ def test_trainer_export_and_import_flags_are_rejected_in_one_line(tmp_path):
 def test_the_clis_check_their_flags_before_importing_tensorflow():
     # Importing a CLI module defines (and absl then checks) its flags: none may start TensorFlow.
     modules = ("zoo.dcgan", "zoo.cgan", "zoo.gan", "zoo.infogan", "zoo.export", "zoo.import_data", "zoo.latent",
-               "zoo.evaluate", "zoo.svm")
+               "zoo.evaluate", "zoo.svm", "zoo.generate")
     probe = "import importlib, sys; importlib.import_module(sys.argv[1]); print(sorted({'tensorflow', 'kgan', " \
             "'keras'} & set(sys.modules)))"
     for module in modules:
@@ -538,3 +538,4 @@ def test_the_zoo_flag_choices_are_kgans():
     assert _choices.PRECISIONS == kgan.checks.PRECISIONS
     assert _choices.PRESET_URI_PREFIXES == kgan.preset.URI_PREFIXES
     assert _choices.AUGMENT_TRANSFORMS == kgan.augment.TRANSFORMS
+    assert _choices.shipped_preset_names() == list(kgan.list_presets()) and len(kgan.list_presets()) == 5

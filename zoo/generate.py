@@ -13,12 +13,11 @@ import os
 import numpy as np
 from absl import app, flags
 
-import kgan
-from kgan import images as images_lib
+from zoo import _choices
 from zoo._main import run_main
 
-flags.DEFINE_string("preset", None, f"A shipped preset ({', '.join(kgan.list_presets()) or 'none shipped yet'}), "
-                    "a preset directory or an hf:// / kaggle:// URI.")
+_SHIPPED = ", ".join(_choices.shipped_preset_names()) or "none shipped yet"
+flags.DEFINE_string("preset", None, f"A shipped preset ({_SHIPPED}), a preset directory or an hf:// / kaggle:// URI.")
 flags.DEFINE_string("model", None, "Any model kgan.load reads (run, .keras, export, preset directory, preset:NAME).")
 flags.DEFINE_integer("num_images", 64, "Images to generate (ignored where --labels/--categories give the count).",
                      lower_bound=1)
@@ -29,7 +28,7 @@ flags.DEFINE_integer("seed", 0, "Seed of the latents.", lower_bound=0)
 flags.DEFINE_integer("cols", None, "Grid columns (default: about the square root of the count).", lower_bound=1)
 flags.DEFINE_string("output", "samples.png", "The PNG grid to write.")
 flags.DEFINE_bool("overwrite", False, "Replace an existing --output file.")
-flags.DEFINE_enum("precision", None, list(kgan.checks.PRECISIONS),
+flags.DEFINE_enum("precision", None, list(_choices.PRECISIONS),
                   "Presets only: compute in this dtype policy instead of the preset's own (e.g. float32 on a CPU "
                   "without native bfloat16, where mixed_bfloat16 runs several times slower).")
 FLAGS = flags.FLAGS
@@ -62,6 +61,9 @@ def _chosen_inputs(model, count, given):
 
 
 def run():
+    import kgan  # TensorFlow's start-up only after the flags are checked
+    from kgan import images as images_lib
+
     if bool(FLAGS.preset) == bool(FLAGS.model):
         raise ValueError("Pass exactly one of --preset NAME and --model SOURCE.")
     output = os.path.expanduser(FLAGS.output)
